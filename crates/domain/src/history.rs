@@ -85,5 +85,6 @@ pub fn history(doc: &mut RecordDoc) -> Result<Vec<HistoryEntry>, DomainError> {
 fn flat(v: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     let mut pairs = Vec::new();
     json::flatten("", v, &mut pairs);
-    pairs.into_iter().collect()
+    // `id` and `type` are written once at creation and never change: not history.
+    pairs.into_iter().filter(|(k, _)| k != "id" && k != "type").collect()
 }

@@ -10,6 +10,7 @@ mod meeting;
 mod patrol;
 mod plan;
 pub(crate) mod serde_text;
+pub use serde_text::decode_segments as track_points;
 mod status;
 mod unit;
 

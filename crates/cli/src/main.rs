@@ -1,0 +1,73 @@
+//! `tidemark`: the command line over the client crate. Parses arguments, runs one command,
+//! maps errors to exit codes: 0 ok, 1 something the user can fix, 2 an internal error.
+
+/// `println!` that ends the program quietly when standard output is closed (`tidemark list |
+/// head`), instead of panicking on a broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+mod args;
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tidemark_client::ClientError;
+use tidemark_domain::Lang;
+
+use args::Cli;
+
+/// A failed command: what to print and with which exit code.
+pub enum Failure {
+    /// The user can fix it (exit 1).
+    User(String),
+    /// Something went wrong inside (exit 2).
+    Internal(String),
+}
+
+impl Failure {
+    fn from_client(e: ClientError, lang: Lang) -> Failure {
+        if e.is_user_error() {
+            Failure::User(e.localized(lang))
+        } else {
+            Failure::Internal(e.localized(lang))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let lang = Lang::parse(&cli.lang);
+    let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    match commands::run(cli.command, &dir, lang) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::User(msg)) => {
+            eprintln!("{}: {msg}", output::t(lang, "lỗi", "error"));
+            ExitCode::from(1)
+        }
+        Err(Failure::Internal(msg)) => {
+            eprintln!("{}: {msg}", output::t(lang, "lỗi nội bộ", "internal error"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("vn", "Tidemark", "tidemark")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".tidemark"))
+}

@@ -1,0 +1,155 @@
+//! Append-only schema migrations, tracked in `PRAGMA user_version`.
+//!
+//! Never edit or reorder an entry of [`MIGRATIONS`]: stores in the field have run them. Add a new
+//! entry at the end instead.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+/// Every migration, oldest first. `user_version` counts how many have run.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: documents, chunks, index tables, full-text search.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE documents (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        snapshot    BLOB,
+        next_seq    INTEGER NOT NULL DEFAULT 0,
+        chunk_count INTEGER NOT NULL DEFAULT 0,
+        chunk_bytes INTEGER NOT NULL DEFAULT 0,
+        updated_at  INTEGER NOT NULL
+    );
+    CREATE TABLE chunks (
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        seq    INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE records (
+        rowid     INTEGER PRIMARY KEY,
+        id        TEXT NOT NULL UNIQUE,
+        kind      TEXT NOT NULL,
+        unit      TEXT NOT NULL,
+        unit_key  TEXT NOT NULL,
+        date      TEXT,
+        title     TEXT NOT NULL,
+        conflicts INTEGER NOT NULL DEFAULT 0,
+        json      TEXT NOT NULL
+    );
+    CREATE INDEX records_kind_date ON records(kind, date, id);
+    CREATE INDEX records_unit_date ON records(unit_key, date, id);
+    CREATE INDEX records_date ON records(date, id);
+    CREATE INDEX records_conflicted ON records(conflicts) WHERE conflicts > 0;
+    CREATE VIRTUAL TABLE records_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+    CREATE TABLE units (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        code_key TEXT,
+        kind     TEXT NOT NULL,
+        parent   TEXT
+    );
+    CREATE INDEX units_name ON units(name_key);
+    CREATE INDEX units_code ON units(code_key);
+    CREATE TABLE patrols (
+        id       TEXT PRIMARY KEY,
+        station  TEXT NOT NULL,
+        start_ts INTEGER,
+        end_ts   INTEGER,
+        joint    INTEGER NOT NULL
+    );
+    CREATE INDEX patrols_station_start ON patrols(station, start_ts);
+    CREATE TABLE inspections (
+        record_id    TEXT NOT NULL,
+        idx          INTEGER NOT NULL,
+        registration TEXT NOT NULL,
+        owner        TEXT,
+        result       TEXT,
+        PRIMARY KEY (record_id, idx)
+    );
+    CREATE INDEX inspections_registration ON inspections(registration);
+    CREATE TABLE violations (
+        record_id    TEXT NOT NULL,
+        idx          INTEGER NOT NULL,
+        registration TEXT NOT NULL,
+        violation    TEXT NOT NULL,
+        action       TEXT,
+        fine_vnd     INTEGER,
+        PRIMARY KEY (record_id, idx)
+    );
+    CREATE INDEX violations_registration ON violations(registration);
+    CREATE TABLE plans (
+        id          TEXT PRIMARY KEY,
+        period_from TEXT NOT NULL,
+        period_to   TEXT NOT NULL
+    );
+    CREATE TABLE plan_items (
+        id               TEXT PRIMARY KEY,
+        plan             TEXT,
+        status           TEXT NOT NULL,
+        responsible_unit TEXT NOT NULL,
+        deadline         TEXT
+    );
+    CREATE INDEX plan_items_status ON plan_items(status, deadline);
+    CREATE INDEX plan_items_unit ON plan_items(responsible_unit, deadline);
+    CREATE TABLE plan_item_units (
+        id   TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (id, unit, role)
+    );
+    CREATE INDEX plan_item_units_unit ON plan_item_units(unit);
+    CREATE TABLE exchanges (
+        id        TEXT PRIMARY KEY,
+        from_unit TEXT NOT NULL,
+        sent_at   TEXT NOT NULL
+    );
+    CREATE TABLE exchange_recipients (
+        id       TEXT NOT NULL,
+        unit     TEXT NOT NULL,
+        acked_at TEXT,
+        PRIMARY KEY (id, unit)
+    );
+    CREATE INDEX exchange_recipients_unit ON exchange_recipients(unit, acked_at);
+    CREATE TABLE activities (
+        id           TEXT PRIMARY KEY,
+        station      TEXT NOT NULL,
+        date         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        participants INTEGER NOT NULL
+    );
+    CREATE INDEX activities_station_date ON activities(station, date);
+    "#,
+];
+
+/// Brings the schema up to date, each migration in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if current > supported {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "store migrated");
+    }
+    Ok(())
+}
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
