@@ -39,7 +39,9 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
         }
         Command::Info { out } => info(&open()?, out.json, lang),
         Command::Import { file, out } => import(&mut open()?, &file, out.json, lang),
-        Command::Export { format, kind, out } => export(&open()?, format, kind, out.as_deref(), lang),
+        Command::Export { format, kind, out } => {
+            export(&open()?, format, kind, out.as_deref(), lang)
+        }
         Command::List {
             kind,
             unit,
@@ -55,7 +57,11 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                 None => None,
             };
             let filter = ListFilter {
-                kind: kind.as_deref().map(Client::parse_kind).transpose().map_err(fail)?,
+                kind: kind
+                    .as_deref()
+                    .map(Client::parse_kind)
+                    .transpose()
+                    .map_err(fail)?,
                 unit,
                 from: check_date(from, lang)?,
                 to: check_date(to, lang)?,
@@ -80,7 +86,8 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             if out.json {
                 return output::json(&view);
             }
-            let value = serde_json::to_value(&view.record).map_err(|e| Failure::Internal(e.to_string()))?;
+            let value =
+                serde_json::to_value(&view.record).map_err(|e| Failure::Internal(e.to_string()))?;
             if let serde_json::Value::Object(map) = value {
                 for (k, v) in map {
                     if k == "route" {
@@ -89,15 +96,35 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                     say!("{k:>20}: {}", output::short(Some(&v)));
                 }
             }
-            say!("{:>20}: {}", t(lang, "điểm hành trình", "track points"), view.track_points);
-            say!("{:>20}: {}", t(lang, "số thay đổi", "changes"), view.changes);
+            say!(
+                "{:>20}: {}",
+                t(lang, "điểm hành trình", "track points"),
+                view.track_points
+            );
+            say!(
+                "{:>20}: {}",
+                t(lang, "số thay đổi", "changes"),
+                view.changes
+            );
             print_conflicts(&id, &view.conflicts, lang);
             Ok(())
         }
-        Command::Search { text, kind, limit, out } => {
+        Command::Search {
+            text,
+            kind,
+            limit,
+            out,
+        } => {
             let c = open()?;
-            let kind = kind.as_deref().map(Client::parse_kind).transpose().map_err(fail)?;
-            let hits = c.store().search(&text, kind, limit).map_err(|e| fail(e.into()))?;
+            let kind = kind
+                .as_deref()
+                .map(Client::parse_kind)
+                .transpose()
+                .map_err(fail)?;
+            let hits = c
+                .store()
+                .search(&text, kind, limit)
+                .map_err(|e| fail(e.into()))?;
             if out.json {
                 return output::json(&hits);
             }
@@ -117,7 +144,9 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             delete,
             text,
         } => {
-            let outcome = open()?.splice(&id, &field, pos, delete, &text).map_err(fail)?;
+            let outcome = open()?
+                .splice(&id, &field, pos, delete, &text)
+                .map_err(fail)?;
             saved(lang, &id, outcome);
             Ok(())
         }
@@ -137,7 +166,12 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                     &e.change[..12.min(e.change.len())]
                 );
                 for f in e.fields {
-                    say!("    {}: {} → {}", f.field, output::short(f.old.as_ref()), output::short(f.new.as_ref()));
+                    say!(
+                        "    {}: {} → {}",
+                        f.field,
+                        output::short(f.old.as_ref()),
+                        output::short(f.new.as_ref())
+                    );
                 }
             }
             Ok(())
@@ -172,13 +206,25 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                 return output::json(&report);
             }
             for (line, reason) in &report.skipped {
-                eprintln!("{} {line}: {reason}", t(lang, "bỏ qua dòng", "skipped line"));
+                eprintln!(
+                    "{} {line}: {reason}",
+                    t(lang, "bỏ qua dòng", "skipped line")
+                );
             }
-            say!("{} {} {}", t(lang, "Đã thêm", "Added"), report.points, t(lang, "điểm vào hành trình", "track points"));
+            say!(
+                "{} {} {}",
+                t(lang, "Đã thêm", "Added"),
+                report.points,
+                t(lang, "điểm vào hành trình", "track points")
+            );
             if report.outside_patrol_time > 0 {
                 eprintln!(
                     "{}: {}",
-                    t(lang, "cảnh báo: số điểm ngoài thời gian tuần tra", "warning: points outside the patrol's time"),
+                    t(
+                        lang,
+                        "cảnh báo: số điểm ngoài thời gian tuần tra",
+                        "warning: points outside the patrol's time"
+                    ),
                     report.outside_patrol_time
                 );
             }
@@ -190,18 +236,26 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
 
 fn check_date(d: Option<String>, lang: Lang) -> Result<Option<String>, Failure> {
     match d {
-        Some(s) if tidemark_domain::validate::parse_date(&s).is_none() => Err(Failure::User(format!(
-            "{} `{s}` (YYYY-MM-DD)",
-            t(lang, "ngày không hợp lệ", "invalid date")
-        ))),
+        Some(s) if tidemark_domain::validate::parse_date(&s).is_none() => {
+            Err(Failure::User(format!(
+                "{} `{s}` (YYYY-MM-DD)",
+                t(lang, "ngày không hợp lệ", "invalid date")
+            )))
+        }
         other => Ok(other),
     }
 }
 
 fn saved(lang: Lang, id: &str, outcome: tidemark_client::WriteOutcome) {
     match outcome {
-        tidemark_client::WriteOutcome::Unchanged => say!("{id}: {}", t(lang, "không có gì thay đổi", "nothing changed")),
-        _ => say!("{id}: {}", t(lang, "đã lưu trên máy", "saved on this device")),
+        tidemark_client::WriteOutcome::Unchanged => say!(
+            "{id}: {}",
+            t(lang, "không có gì thay đổi", "nothing changed")
+        ),
+        _ => say!(
+            "{id}: {}",
+            t(lang, "đã lưu trên máy", "saved on this device")
+        ),
     }
 }
 
@@ -221,7 +275,9 @@ fn print_conflicts(id: &str, conflicts: &[tidemark_domain::Conflict], lang: Lang
 }
 
 fn info(c: &Client, json: bool, lang: Lang) -> Result<(), Failure> {
-    let counts = c.counts().map_err(|e| Failure::from_client(e.into(), lang))?;
+    let counts = c
+        .counts()
+        .map_err(|e| Failure::from_client(e.into(), lang))?;
     let id = c.identity();
     if json {
         return output::json(&serde_json::json!({
@@ -251,7 +307,11 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
     );
     let mut progress = |p: ImportProgress| {
         bar.set_position(p.bytes_done);
-        bar.set_message(format!("{} {}", p.records_done, t(lang, "bản ghi", "records")));
+        bar.set_message(format!(
+            "{} {}",
+            p.records_done,
+            t(lang, "bản ghi", "records")
+        ));
     };
     let result = c.import_file(file, &mut progress);
     bar.finish_and_clear();
@@ -275,12 +335,21 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
                 "{} {}{}: {}",
                 t(lang, "dòng", "line"),
                 p.line,
-                p.id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default(),
+                p.id.as_deref()
+                    .map(|i| format!(" ({i})"))
+                    .unwrap_or_default(),
                 p.reason
             );
         }
         for f in &report.unknown_fields {
-            eprintln!("{}: {f}", t(lang, "cảnh báo: trường không xác định, bỏ qua", "warning: unknown field, ignored"));
+            eprintln!(
+                "{}: {f}",
+                t(
+                    lang,
+                    "cảnh báo: trường không xác định, bỏ qua",
+                    "warning: unknown field, ignored"
+                )
+            );
         }
         say!(
             "{}: {} {}, {} {}, {} {}, {} {}",
@@ -301,14 +370,28 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
         Err(Failure::User(format!(
             "{} {}",
             report.problems.len(),
-            t(lang, "dòng không được nhập; sửa các dòng trên rồi nhập lại", "lines were not imported; fix them and import again")
+            t(
+                lang,
+                "dòng không được nhập; sửa các dòng trên rồi nhập lại",
+                "lines were not imported; fix them and import again"
+            )
         )))
     }
 }
 
-fn export(c: &Client, format: Format, kind: Option<String>, out: Option<&Path>, lang: Lang) -> Result<(), Failure> {
+fn export(
+    c: &Client,
+    format: Format,
+    kind: Option<String>,
+    out: Option<&Path>,
+    lang: Lang,
+) -> Result<(), Failure> {
     let fail = |e: ClientError| Failure::from_client(e, lang);
-    let kind = kind.as_deref().map(Client::parse_kind).transpose().map_err(fail)?;
+    let kind = kind
+        .as_deref()
+        .map(Client::parse_kind)
+        .transpose()
+        .map_err(fail)?;
     let format = match format {
         Format::Jsonl => ExportFormat::Jsonl,
         Format::Csv => ExportFormat::Csv,
@@ -320,24 +403,40 @@ fn export(c: &Client, format: Format, kind: Option<String>, out: Option<&Path>, 
             // Write beside the target and rename, so a failed export never leaves half a file
             // where a good one was.
             let tmp = path.with_extension("partial");
-            let file = std::fs::File::create(&tmp).map_err(|e| fail(ClientError::io(format!("creating {}", tmp.display()), e)))?;
+            let file = std::fs::File::create(&tmp)
+                .map_err(|e| fail(ClientError::io(format!("creating {}", tmp.display()), e)))?;
             let mut w = std::io::BufWriter::new(file);
-            let n = c.export(format, kind, &mut w, &mut progress).map_err(fail)?;
-            w.flush().map_err(|e| fail(ClientError::io("writing the export", e)))?;
+            let n = c
+                .export(format, kind, &mut w, &mut progress)
+                .map_err(fail)?;
+            w.flush()
+                .map_err(|e| fail(ClientError::io("writing the export", e)))?;
             drop(w);
-            std::fs::rename(&tmp, path).map_err(|e| fail(ClientError::io(format!("renaming to {}", path.display()), e)))?;
+            std::fs::rename(&tmp, path).map_err(|e| {
+                fail(ClientError::io(
+                    format!("renaming to {}", path.display()),
+                    e,
+                ))
+            })?;
             n
         }
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            let n = c.export(format, kind, &mut w, &mut progress).map_err(fail)?;
-            w.flush().map_err(|e| fail(ClientError::io("writing the export", e)))?;
+            let n = c
+                .export(format, kind, &mut w, &mut progress)
+                .map_err(fail)?;
+            w.flush()
+                .map_err(|e| fail(ClientError::io("writing the export", e)))?;
             n
         }
     };
     bar.finish_and_clear();
-    eprintln!("{} {n} {}", t(lang, "Đã xuất", "Exported"), t(lang, "bản ghi", "records"));
+    eprintln!(
+        "{} {n} {}",
+        t(lang, "Đã xuất", "Exported"),
+        t(lang, "bản ghi", "records")
+    );
     Ok(())
 }
 
@@ -346,11 +445,13 @@ fn doc(c: &mut Client, action: DocAction, lang: Lang) -> Result<(), Failure> {
     match action {
         DocAction::Save { id, out } => {
             let bytes = c.document_bytes(&id).map_err(fail)?;
-            std::fs::write(&out, &bytes).map_err(|e| fail(ClientError::io(format!("writing {}", out.display()), e)))?;
+            std::fs::write(&out, &bytes)
+                .map_err(|e| fail(ClientError::io(format!("writing {}", out.display()), e)))?;
             say!("{id}: {} bytes → {}", bytes.len(), out.display());
         }
         DocAction::Merge { id, file } => {
-            let bytes = std::fs::read(&file).map_err(|e| fail(ClientError::io(format!("reading {}", file.display()), e)))?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| fail(ClientError::io(format!("reading {}", file.display()), e)))?;
             let changed = c.apply_changes(&id, &bytes).map_err(fail)?;
             say!(
                 "{id}: {}",

@@ -69,4 +69,3 @@ pub fn time(secs: i64) -> String {
         _ => secs.to_string(),
     }
 }
-

@@ -36,7 +36,10 @@ pub enum ClientError {
 }
 
 fn messages(m: &[Message], lang: Lang) -> String {
-    m.iter().map(|m| m.text(lang).to_string()).collect::<Vec<_>>().join("\n")
+    m.iter()
+        .map(|m| m.text(lang).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ClientError {
@@ -56,7 +59,10 @@ impl ClientError {
                     | DomainError::BadValue { .. }
                     | DomainError::OutOfBounds { .. }
             ),
-            ClientError::Store(e) => matches!(e, StoreError::DiskFull | StoreError::Busy | StoreError::NewerSchema { .. }),
+            ClientError::Store(e) => matches!(
+                e,
+                StoreError::DiskFull | StoreError::Busy | StoreError::NewerSchema { .. }
+            ),
         }
     }
 

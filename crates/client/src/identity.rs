@@ -33,8 +33,11 @@ impl Identity {
         ) else {
             return Ok(None);
         };
-        let actor = hex::decode(&actor)
-            .map_err(|_| ClientError::Store(tidemark_store::StoreError::Corrupt("bad actor id in metadata".into())))?;
+        let actor = hex::decode(&actor).map_err(|_| {
+            ClientError::Store(tidemark_store::StoreError::Corrupt(
+                "bad actor id in metadata".into(),
+            ))
+        })?;
         Ok(Some(Identity {
             actor: ActorId::from(actor),
             device_id,

@@ -57,13 +57,22 @@ pub struct ImportProgress {
 
 impl Client {
     /// Imports a JSON Lines file.
-    pub fn import_file(&mut self, path: &Path, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportReport, ClientError> {
-        let file = std::fs::File::open(path).map_err(|e| ClientError::io(format!("opening {}", path.display()), e))?;
+    pub fn import_file(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport, ClientError> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| ClientError::io(format!("opening {}", path.display()), e))?;
         self.import_jsonl(std::io::BufReader::new(file), progress)
     }
 
     /// Imports JSON Lines from a reader.
-    pub fn import_jsonl(&mut self, mut reader: impl BufRead, progress: &mut dyn FnMut(ImportProgress)) -> Result<ImportReport, ClientError> {
+    pub fn import_jsonl(
+        &mut self,
+        mut reader: impl BufRead,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> Result<ImportReport, ClientError> {
         let mut ctx = self.context()?;
         let mut report = ImportReport::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -81,9 +90,15 @@ impl Client {
             }
             line_no += 1;
             bytes_done += n as u64;
-            let problem = |reason: String, id: Option<String>| LineProblem { line: line_no, id, reason };
+            let problem = |reason: String, id: Option<String>| LineProblem {
+                line: line_no,
+                id,
+                reason,
+            };
             let Ok(text) = std::str::from_utf8(&buf) else {
-                report.problems.push(problem("the line is not valid UTF-8".into(), None));
+                report
+                    .problems
+                    .push(problem("the line is not valid UTF-8".into(), None));
                 continue;
             };
             let text = text.trim_start_matches('\u{feff}').trim();
@@ -100,9 +115,12 @@ impl Client {
             };
             let record = parsed.record;
             let kind = record.kind();
-            report
-                .unknown_fields
-                .extend(parsed.unknown_fields.into_iter().map(|f| format!("{kind}.{f}")));
+            report.unknown_fields.extend(
+                parsed
+                    .unknown_fields
+                    .into_iter()
+                    .map(|f| format!("{kind}.{f}")),
+            );
             let id = record.id().to_string();
             if let Some(first) = seen.get(&id) {
                 report.problems.push(problem(
@@ -113,7 +131,11 @@ impl Client {
             }
             let messages = validate(&record, &ctx);
             if !messages.is_empty() {
-                let reason = messages.iter().map(|m| m.text(self.lang)).collect::<Vec<_>>().join(" ");
+                let reason = messages
+                    .iter()
+                    .map(|m| m.text(self.lang))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 report.problems.push(problem(reason, Some(id)));
                 continue;
             }
@@ -144,7 +166,11 @@ impl Client {
         Ok(report)
     }
 
-    fn write_batch(&mut self, batch: &mut Vec<Record>, report: &mut ImportReport) -> Result<(), ClientError> {
+    fn write_batch(
+        &mut self,
+        batch: &mut Vec<Record>,
+        report: &mut ImportReport,
+    ) -> Result<(), ClientError> {
         if batch.is_empty() {
             return Ok(());
         }

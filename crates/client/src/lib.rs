@@ -56,7 +56,8 @@ impl Client {
             return Err(ClientError::NotInitialised(dir.display().to_string()));
         }
         let store = Store::open(&path)?;
-        let identity = Identity::load(&store)?.ok_or_else(|| ClientError::NotInitialised(dir.display().to_string()))?;
+        let identity = Identity::load(&store)?
+            .ok_or_else(|| ClientError::NotInitialised(dir.display().to_string()))?;
         Ok(Client {
             store,
             identity,
@@ -68,9 +69,12 @@ impl Client {
     /// Creates a store in `dir` for a device of `unit`, used by `user`.
     pub fn init(dir: &Path, unit: &str, user: &str) -> Result<Client, ClientError> {
         if unit.trim().is_empty() {
-            return Err(ClientError::User("the unit name must not be empty (--unit \"Đồn Biên phòng Tân Thành\")".into()));
+            return Err(ClientError::User(
+                "the unit name must not be empty (--unit \"Đồn Biên phòng Tân Thành\")".into(),
+            ));
         }
-        std::fs::create_dir_all(dir).map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
         let mut store = Store::open(&dir.join(STORE_FILE))?;
         if let Some(existing) = Identity::load(&store)? {
             return Err(ClientError::User(format!(
@@ -80,14 +84,12 @@ impl Client {
             )));
         }
         let identity = Identity::create(&mut store, unit.trim(), user.trim())?;
-        let mut client = Client {
+        Ok(Client {
             store,
             identity,
             dir: dir.to_path_buf(),
             lang: Lang::Vi,
-        };
-        client.ensure_own_unit()?;
-        Ok(client)
+        })
     }
 
     /// Sets the language of messages.
@@ -123,8 +125,11 @@ impl Client {
 
     /// What validation needs to know: the known units and plan periods.
     pub fn context(&self) -> Result<Context, ClientError> {
+        // The device's own unit is known even before the unit list arrives from HQ.
+        let mut units = self.store.unit_keys()?;
+        units.insert(tidemark_domain::fold_for_search(&self.identity.unit));
         let mut ctx = Context {
-            units: Some(self.store.unit_keys()?),
+            units: Some(units),
             ..Context::default()
         };
         for (id, from, to) in self.store.plan_periods()? {

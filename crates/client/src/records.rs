@@ -4,8 +4,8 @@ use serde::Serialize;
 use tidemark_domain::{
     conflicts::{self, Conflict},
     document::RecordDoc,
-    fold_for_search, history,
-    records::{track_points, Record, RecordKind, Unit, UnitKind},
+    history,
+    records::{track_points, Record, RecordKind},
     validate::{validate, Context},
     CommitMeta, HistoryEntry,
 };
@@ -39,7 +39,11 @@ pub struct RecordView {
 }
 
 /// Persists a document's new changes and its index rows inside `tx`.
-pub(crate) fn persist(tx: &Tx<'_>, doc: &mut RecordDoc, heads: &[automerge::ChangeHash]) -> Result<Record, ClientError> {
+pub(crate) fn persist(
+    tx: &Tx<'_>,
+    doc: &mut RecordDoc,
+    heads: &[automerge::ChangeHash],
+) -> Result<Record, ClientError> {
     let record = doc.read()?;
     let chunk = doc.save_after(heads);
     let now = now_secs();
@@ -107,9 +111,15 @@ impl Client {
         validate_result: bool,
         change: impl FnOnce(&mut RecordDoc) -> Result<(), ClientError>,
     ) -> Result<WriteOutcome, ClientError> {
-        let ctx = if validate_result { Some(self.context()?) } else { None };
+        let ctx = if validate_result {
+            Some(self.context()?)
+        } else {
+            None
+        };
         let tx = self.store.begin()?;
-        let bytes = tx.load_doc(id)?.ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+        let bytes = tx
+            .load_doc(id)?
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
         let mut doc = RecordDoc::load(&bytes, &self.identity.actor)?;
         let heads = doc.heads();
         change(&mut doc)?;
@@ -126,7 +136,12 @@ impl Client {
     }
 
     /// Sets one field (`edit ID FIELD VALUE`).
-    pub fn edit(&mut self, id: &str, field: &str, value: &str) -> Result<WriteOutcome, ClientError> {
+    pub fn edit(
+        &mut self,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<WriteOutcome, ClientError> {
         let meta = self.meta("edit");
         self.mutate(id, true, |doc| {
             doc.set_field(field, value, &meta)?;
@@ -135,7 +150,14 @@ impl Client {
     }
 
     /// Splices text at a character position (`splice ID FIELD POS DELETE TEXT`).
-    pub fn splice(&mut self, id: &str, field: &str, pos: usize, delete: usize, text: &str) -> Result<WriteOutcome, ClientError> {
+    pub fn splice(
+        &mut self,
+        id: &str,
+        field: &str,
+        pos: usize,
+        delete: usize,
+        text: &str,
+    ) -> Result<WriteOutcome, ClientError> {
         let meta = self.meta("splice");
         self.mutate(id, false, |doc| {
             doc.splice(field, pos, delete, text, &meta)?;
@@ -144,7 +166,12 @@ impl Client {
     }
 
     /// Resolves a conflicted top-level field by writing `value` over every concurrent value.
-    pub fn resolve(&mut self, id: &str, field: &str, value: &str) -> Result<WriteOutcome, ClientError> {
+    pub fn resolve(
+        &mut self,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<WriteOutcome, ClientError> {
         let meta = self.meta("resolve");
         self.mutate(id, true, |doc| {
             if !conflicts::conflicts(doc)?.iter().any(|c| c.field == field) {
@@ -184,12 +211,18 @@ impl Client {
 
     /// The full saved document of a record (for peers and bundles).
     pub fn document_bytes(&self, id: &str) -> Result<Vec<u8>, ClientError> {
-        let bytes = self.store.load_doc(id)?.ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+        let bytes = self
+            .store
+            .load_doc(id)?
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
         Ok(RecordDoc::load(&bytes, &self.identity.actor)?.save())
     }
 
     fn load(&self, id: &str) -> Result<RecordDoc, ClientError> {
-        let bytes = self.store.load_doc(id)?.ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+        let bytes = self
+            .store
+            .load_doc(id)?
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
         Ok(RecordDoc::load(&bytes, &self.identity.actor)?)
     }
 
@@ -229,30 +262,6 @@ impl Client {
     /// The full name of a unit given by name or code.
     pub fn unit_name(&self, name_or_code: &str) -> Result<Option<String>, ClientError> {
         Ok(self.store.unit_name(name_or_code)?)
-    }
-
-    /// Creates the record of this device's own unit if the store has none yet.
-    pub(crate) fn ensure_own_unit(&mut self) -> Result<(), ClientError> {
-        let name = self.identity.unit.clone();
-        if self.store.unit_name(&name)?.is_some() {
-            return Ok(());
-        }
-        let slug: String = fold_for_search(&name)
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        let unit = Record::Unit(Unit {
-            id: format!("unit:{}", slug.trim_matches('-')),
-            name,
-            code: None,
-            kind: UnitKind::Station,
-            parent: None,
-        });
-        let meta = self.meta("init");
-        let tx = self.store.begin()?;
-        upsert_in(&tx, &unit, &self.identity, &meta)?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// Counts of records by kind.

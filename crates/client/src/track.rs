@@ -29,7 +29,8 @@ impl Client {
     /// Adds the track in `file` (`.gpx`, or `.nmea`/`.txt`/`.log` for NMEA 0183) to patrol `id`
     /// as one encoded segment.
     pub fn import_track(&mut self, id: &str, file: &Path) -> Result<TrackReport, ClientError> {
-        let text = std::fs::read(file).map_err(|e| ClientError::io(format!("reading {}", file.display()), e))?;
+        let text = std::fs::read(file)
+            .map_err(|e| ClientError::io(format!("reading {}", file.display()), e))?;
         let text = String::from_utf8_lossy(&text);
         let ext = file
             .extension()
@@ -64,10 +65,16 @@ impl Client {
         let mut outside = 0;
         let outcome = self.mutate(id, true, |doc| {
             let Record::Patrol(mut patrol) = doc.read()? else {
-                return Err(ClientError::User(format!("{id} is not a patrol; tracks belong to patrols")));
+                return Err(ClientError::User(format!(
+                    "{id} is not a patrol; tracks belong to patrols"
+                )));
             };
             let start = parse_time(&patrol.start).map(|t| t.timestamp());
-            let end = patrol.end.as_deref().and_then(parse_time).map(|t| t.timestamp());
+            let end = patrol
+                .end
+                .as_deref()
+                .and_then(parse_time)
+                .map(|t| t.timestamp());
             outside = points
                 .iter()
                 .filter(|p| start.is_some_and(|s| p.time < s) || end.is_some_and(|e| p.time > e))
@@ -79,7 +86,11 @@ impl Client {
             Ok(())
         })?;
         Ok(TrackReport {
-            points: if outcome == WriteOutcome::Unchanged { 0 } else { points.len() },
+            points: if outcome == WriteOutcome::Unchanged {
+                0
+            } else {
+                points.len()
+            },
             skipped,
             outside_patrol_time: outside,
             outcome,

@@ -86,5 +86,8 @@ fn flat(v: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
     let mut pairs = Vec::new();
     json::flatten("", v, &mut pairs);
     // `id` and `type` are written once at creation and never change: not history.
-    pairs.into_iter().filter(|(k, _)| k != "id" && k != "type").collect()
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k != "id" && k != "type")
+        .collect()
 }

@@ -11,7 +11,9 @@ use crate::{Store, StoreError, Tx};
 /// Snapshot and chunks of `id`, concatenated; `None` if the store has no such document.
 fn load(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let snapshot: Option<Option<Vec<u8>>> = conn
-        .query_row("SELECT snapshot FROM documents WHERE id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT snapshot FROM documents WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
         .optional()?;
     let Some(snapshot) = snapshot else {
         return Ok(None);
@@ -44,7 +46,9 @@ impl Store {
     /// Ids of every stored document.
     pub fn doc_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT id FROM documents ORDER BY id")?;
-        let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
     }
 }
@@ -56,7 +60,13 @@ impl Tx<'_> {
     }
 
     /// Appends a chunk of changes to a document, creating its row if needed.
-    pub fn append_chunk(&self, id: &str, kind: &str, data: &[u8], now: i64) -> Result<DocStats, StoreError> {
+    pub fn append_chunk(
+        &self,
+        id: &str,
+        kind: &str,
+        data: &[u8],
+        now: i64,
+    ) -> Result<DocStats, StoreError> {
         self.tx.execute(
             "INSERT INTO documents(id, kind, snapshot, updated_at) VALUES (?1, ?2, NULL, ?3)
              ON CONFLICT(id) DO NOTHING",
@@ -82,7 +92,8 @@ impl Tx<'_> {
             "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1",
             params![id, snapshot, now],
         )?;
-        self.tx.execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
+        self.tx
+            .execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
         Ok(())
     }
 

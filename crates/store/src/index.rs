@@ -45,8 +45,10 @@ impl Tx<'_> {
         )?;
         let rowid = self.tx.last_insert_rowid();
         let body = fold_for_search(&format!("{} {}", id, record.search_text()));
-        self.tx
-            .execute("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)", params![rowid, body])?;
+        self.tx.execute(
+            "INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)",
+            params![rowid, body],
+        )?;
         self.index_kind(record)
     }
 
@@ -54,14 +56,20 @@ impl Tx<'_> {
         use rusqlite::OptionalExtension;
         let rowid: Option<i64> = self
             .tx
-            .query_row("SELECT rowid FROM records WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT rowid FROM records WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?;
         if let Some(rowid) = rowid {
-            self.tx.execute("DELETE FROM records_fts WHERE rowid = ?1", [rowid])?;
-            self.tx.execute("DELETE FROM records WHERE rowid = ?1", [rowid])?;
+            self.tx
+                .execute("DELETE FROM records_fts WHERE rowid = ?1", [rowid])?;
+            self.tx
+                .execute("DELETE FROM records WHERE rowid = ?1", [rowid])?;
         }
         for (table, col) in PER_RECORD_TABLES {
-            let mut stmt = self.tx.prepare_cached(&format!("DELETE FROM {table} WHERE {col} = ?1"))?;
+            let mut stmt = self
+                .tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {col} = ?1"))?;
             stmt.execute([id])?;
         }
         Ok(())

@@ -14,8 +14,8 @@ mod schema;
 
 pub use docs::DocStats;
 pub use error::StoreError;
-pub use schema::latest_version as latest_schema_version;
 pub use query::{ListFilter, RecordRow, SearchHit};
+pub use schema::latest_version as latest_schema_version;
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,9 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL keeps readers and the writer apart; FULL syncs the WAL on every commit so a
@@ -88,7 +90,9 @@ impl Store {
 
     /// `PRAGMA integrity_check`; `Ok(())` when the database is sound.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
-        let result: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if result == "ok" {
             Ok(())
         } else {

@@ -118,11 +118,20 @@ impl Store {
     }
 
     /// Full-text search ignoring case and diacritics (`đ` included); best matches first.
-    pub fn search(&self, text: &str, kind: Option<RecordKind>, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+    pub fn search(
+        &self,
+        text: &str,
+        kind: Option<RecordKind>,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, StoreError> {
         let Some(query) = fts_query(text) else {
             return Ok(Vec::new());
         };
-        let kind_clause = if kind.is_some() { "AND r.kind = ?2" } else { "" };
+        let kind_clause = if kind.is_some() {
+            "AND r.kind = ?2"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {ROW_COLUMNS} FROM records_fts f JOIN records r ON r.rowid = f.rowid
              WHERE records_fts MATCH ?1 {kind_clause} ORDER BY f.rank LIMIT {}",
@@ -159,10 +168,15 @@ impl Store {
                 "SELECT json FROM records WHERE kind = ?1 ORDER BY id",
                 vec![Value::Text(k.as_str().into())],
             ),
-            None => ("SELECT json FROM records ORDER BY kind != 'unit', kind != 'plan', id", vec![]),
+            None => (
+                "SELECT json FROM records ORDER BY kind != 'unit', kind != 'plan', id",
+                vec![],
+            ),
         };
         let mut stmt = self.conn.prepare(sql).map_err(StoreError::from)?;
-        let mut rows = stmt.query(params_from_iter(args.iter())).map_err(StoreError::from)?;
+        let mut rows = stmt
+            .query(params_from_iter(args.iter()))
+            .map_err(StoreError::from)?;
         while let Some(r) = rows.next().map_err(StoreError::from)? {
             let json: String = r.get(0).map_err(StoreError::from)?;
             each(&json)?;

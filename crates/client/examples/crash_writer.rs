@@ -1,0 +1,124 @@
+//! Crash-test writer for `tests/crash.rs`: `crash_writer DATA_DIR COUNT SEED`.
+//!
+//! Opens the store in `DATA_DIR` (creating it for “Đồn Biên phòng Tân Thành” if it has none),
+//! prints `READY`, then saves `COUNT` patrols with ids `patrol:TT:crash:{SEED}:{i}` one by one,
+//! and every third record also changes the `vessel` of an earlier record of this run, so both
+//! creates and updates are in flight when the test kills it. Before each write it prints
+//! `TRY {id}` / `TRYEDIT {id} {vessel}`, and after the write returned `Ok` it prints
+//! `ACK {id}` / `ACKEDIT {id} {vessel}`, flushing stdout each time: an acknowledged line means
+//! the write was reported as saved.
+//!
+//! The records are a pure function of `SEED` and `i`; `tests/crash.rs` rebuilds them with a copy
+//! of [`patrol_line`] and [`edit_of`], which must stay identical to the ones here.
+
+use std::io::Write;
+use std::path::Path;
+
+use tidemark_client::{Client, ClientError};
+
+const UNIT: &str = "Đồn Biên phòng Tân Thành";
+
+/// The interchange line of patrol `i` of run `seed`.
+fn patrol_line(seed: u64, i: u64) -> String {
+    let mut patrol = serde_json::json!({
+        "type": "patrol",
+        "id": format!("patrol:TT:crash:{seed}:{i}"),
+        "station": UNIT,
+        "station_code": "TT",
+        "start": format!("2025-03-{:02}T{:02}:{:02}:00+07:00", 1 + i % 28, 18 + i % 5, i % 60),
+        "end": format!("2025-03-{:02}T23:{:02}:00+07:00", 1 + i % 28, i % 60),
+        "sea_area": "Cửa Soài Rạp",
+        "vessel": "Xuồng CQ-02",
+        "commander": "Trung úy Lê Quốc Vũ",
+        "crew": ["Đại úy Hoàng Công Long", "Thượng sĩ Nguyễn Văn Đức"],
+        "joint_forces": ["Công an xã Kiểng Phước"],
+        "route": [
+            [10.284187, 106.778869, 1_741_000_000 + i as i64 * 60],
+            [10.284426, 106.779617, 1_741_000_048 + i as i64 * 60],
+            [10.286066, 106.806022, 1_741_000_300 + i as i64 * 60],
+        ],
+        // Every seventh note is long (a few pages), so some transactions span many pages.
+        "notes": format!("Tuần tra đêm số {i}, gió cấp 4, biển động nhẹ. ")
+            .repeat(if i % 7 == 3 { 400 } else { 1 + (i % 4) as usize }),
+    });
+    if i % 5 == 1 {
+        patrol["vessels_inspected"] = serde_json::json!([{
+            "registration": format!("TG-9{:04}-TS", i % 10_000),
+            "owner": "Đỗ Hoàng Dũng",
+            "captain": "Nguyễn Ngọc Tuấn",
+            "crew_count": 1 + i % 12,
+            "catch": "57 kg cá khoai",
+            "result": "Giấy tờ đầy đủ, hợp lệ",
+        }]);
+    }
+    patrol.to_string()
+}
+
+/// The edit made after saving patrol `i`, if any: (index of the patrol edited, its new vessel).
+fn edit_of(seed: u64, i: u64) -> Option<(u64, String)> {
+    (i % 3 == 2).then(|| (i / 2, format!("Tàu tuần tra BP-{seed}-{i} (đã sửa chữa)")))
+}
+
+fn patrol_id(seed: u64, i: u64) -> String {
+    format!("patrol:TT:crash:{seed}:{i}")
+}
+
+fn say(out: &mut std::io::Stdout, line: &str) -> std::io::Result<()> {
+    let mut lock = out.lock();
+    writeln!(lock, "{line}")?;
+    lock.flush()
+}
+
+fn open_or_init(dir: &Path) -> Result<Client, ClientError> {
+    match Client::open(dir) {
+        // No store yet, or a store whose creation was interrupted before the identity was
+        // complete: (re)create it, as `tidemark init` would.
+        Err(ClientError::NotInitialised(_)) => Client::init(dir, UNIT, "crash-writer"),
+        other => other,
+    }
+}
+
+fn run(dir: &Path, count: u64, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::stdout();
+    let mut client = open_or_init(dir)?;
+    say(&mut out, "READY")?;
+    for i in 0..count {
+        let id = patrol_id(seed, i);
+        let record = tidemark_domain::interchange::parse_line(&patrol_line(seed, i))
+            .map_err(|e| format!("patrol {i} does not parse: {}", e.reason))?
+            .record;
+        say(&mut out, &format!("TRY {id}"))?;
+        client.save(&record)?;
+        say(&mut out, &format!("ACK {id}"))?;
+        if let Some((target, vessel)) = edit_of(seed, i) {
+            let target = patrol_id(seed, target);
+            say(&mut out, &format!("TRYEDIT {target} {vessel}"))?;
+            client.edit(&target, "vessel", &vessel)?;
+            say(&mut out, &format!("ACKEDIT {target} {vessel}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let parsed = match args.as_slice() {
+        [_, dir, count, seed] => count
+            .parse::<u64>()
+            .ok()
+            .zip(seed.parse::<u64>().ok())
+            .map(|(c, s)| (dir, c, s)),
+        _ => None,
+    };
+    let Some((dir, count, seed)) = parsed else {
+        eprintln!("usage: crash_writer DATA_DIR COUNT SEED");
+        return std::process::ExitCode::from(2);
+    };
+    match run(Path::new(dir), count, seed) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crash_writer: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
