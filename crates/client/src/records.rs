@@ -51,7 +51,12 @@ pub(crate) fn persist(
     if stats.chunk_count > COMPACT_AFTER_CHUNKS {
         tx.compact(record.id(), &doc.save(), now)?;
     }
-    let conflicts = conflicts::conflicts(doc)?.len();
+    // A document this device just created in one change cannot hold concurrent values.
+    let conflicts = if created_here {
+        0
+    } else {
+        conflicts::conflicts(doc)?.len()
+    };
     tx.index_record(&record, conflicts)?;
     Ok(record)
 }
@@ -76,7 +81,7 @@ pub(crate) fn upsert_in(
     match tx.load_doc(record.id())? {
         None => {
             let mut doc = RecordDoc::create(record, &identity.actor, meta)?;
-            persist(tx, &mut doc, &[])?;
+            persist(tx, &mut doc, &[], true)?;
             Ok(WriteOutcome::Created)
         }
         Some(bytes) => {
@@ -85,7 +90,7 @@ pub(crate) fn upsert_in(
             if doc.write(record, meta)?.is_none() {
                 return Ok(WriteOutcome::Unchanged);
             }
-            persist(tx, &mut doc, &heads)?;
+            persist(tx, &mut doc, &heads, false)?;
             Ok(WriteOutcome::Updated)
         }
     }
@@ -129,7 +134,7 @@ impl Client {
         if let Some(ctx) = ctx {
             check(&doc.read()?, &ctx)?;
         }
-        persist(&tx, &mut doc, &heads)?;
+        persist(&tx, &mut doc, &heads, false)?;
         tx.commit()?;
         tracing::info!(id, "record changed");
         Ok(WriteOutcome::Updated)
@@ -197,7 +202,7 @@ impl Client {
         if doc.heads() == heads {
             return Ok(false);
         }
-        let record = persist(&tx, &mut doc, &heads)?;
+        let record = persist(&tx, &mut doc, &heads, false)?;
         if record.id() != id {
             return Err(ClientError::User(format!(
                 "the changes given for {id} hold record {}; nothing applied",

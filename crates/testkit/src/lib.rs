@@ -280,8 +280,9 @@ pub fn patrol(r: &mut Rng, s: (&str, &str), d: u32, n: u32) -> Value {
     v
 }
 
-/// A whole corpus of about `records` records (units and one plan first), mixed like a
-/// province-year: mostly patrols, then activities, exchanges and plan items.
+/// A corpus of exactly `records` lines (or just the units and the plan, if fewer): units and
+/// one plan first, then a mix like a province's year: mostly patrols (4 a day per station), then
+/// activities, exchanges and plan items.
 pub fn corpus(seed: u64, records: usize) -> Vec<String> {
     let mut r = Rng::new(seed);
     let mut out = unit_lines();
@@ -294,7 +295,8 @@ pub fn corpus(seed: u64, records: usize) -> Vec<String> {
     let stations = stations();
     let mut i = 0usize;
     while out.len() < records {
-        let d = (i / (stations.len() * 4)) as u32 % 1095;
+        // One day per round of 4 patrols at every station: 100,000 records span about 11 years.
+        let d = (i / (stations.len() * 4)) as u32;
         let s = stations[i % stations.len()];
         let n = ((i / stations.len()) % 4) as u32;
         let line = match i % 10 {
@@ -313,7 +315,7 @@ pub fn corpus(seed: u64, records: usize) -> Vec<String> {
             2 => json!({"type": "plan_item", "id": format!("plan:item:{i}"), "plan": "plan:2025",
                         "title": format!("Nhiệm vụ phối hợp số {i}"), "content": "Tổ chức tuần tra chung, trao đổi thông tin.",
                         "responsible_unit": s.1, "supporting_units": ["Huyện ủy Gò Công Đông"],
-                        "deadline": day(d), "status": r.pick(STATUSES)}),
+                        "deadline": day(d % 1095), "status": r.pick(STATUSES)}),
             _ => patrol(&mut r, s, d, n),
         };
         out.push(line.to_string());

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up everything needed and runs the whole test suite: formatting, lints, every test, and the
+# benchmarks (which print their numbers; they are measured, not asserted against the clock).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+
+step() { echo; echo "==> $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "benchmark: list/filter/search over ${TIDEMARK_BENCH_RECORDS:-100000} records"
+cargo bench --locked -p tidemark-client --bench query
