@@ -73,7 +73,7 @@ fn edits_show_in_history_and_the_splice_lands_at_a_character_position() {
     assert!(ok(p, &["edit", "plan:item:002", "status", "in_progress"]).contains("đã lưu trên máy"));
     ok(
         p,
-        &["splice", "plan:item:002", "content", "0", "4", "Tổ chức mở"],
+        &["splice", "plan:item:002", "content", "0", "2", "Tổ chức mở"],
     );
     let show = json(p, &["show", "plan:item:002", "--json"]);
     assert_eq!(show["record"]["status"], "in_progress");
@@ -249,7 +249,7 @@ fn documents_move_between_stores_and_conflicts_show_both_authors() {
     );
     ok(
         station.path(),
-        &["edit", id, "commander", "Trung úy Lê Quốc Vũ"],
+        &["edit", id, "commander", "Thượng úy Phan Văn Đạt"],
     );
     ok(station.path(), &["doc", "save", id, "--out", f]);
     ok(hq.path(), &["doc", "merge", id, f]);

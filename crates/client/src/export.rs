@@ -35,7 +35,7 @@ impl Client {
                     out.write_all(json.as_bytes()).map_err(io)?;
                     out.write_all(b"\n").map_err(io)?;
                     n += 1;
-                    if n % 1000 == 0 {
+                    if n.is_multiple_of(1000) {
                         progress(n);
                     }
                     Ok(())
@@ -75,7 +75,7 @@ impl Client {
                         };
                         w.write_record(&cells).map_err(csv_err)?;
                         n += 1;
-                        if n % 1000 == 0 {
+                        if n.is_multiple_of(1000) {
                             progress(n);
                         }
                         Ok(())

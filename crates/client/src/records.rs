@@ -38,11 +38,13 @@ pub struct RecordView {
     pub changes: usize,
 }
 
-/// Persists a document's new changes and its index rows inside `tx`.
+/// Persists a document's new changes and its index rows inside `tx`. `created_here` says the
+/// document was made from nothing by this device in one change, so it holds no conflicts.
 pub(crate) fn persist(
     tx: &Tx<'_>,
     doc: &mut RecordDoc,
     heads: &[automerge::ChangeHash],
+    created_here: bool,
 ) -> Result<Record, ClientError> {
     let record = doc.read()?;
     let chunk = doc.save_after(heads);

@@ -40,10 +40,22 @@ pub enum DomainError {
         /// Length of the text in characters.
         len: usize,
     },
-    /// Automerge refused an operation.
+    /// Automerge refused an operation (boxed: the error is large and rare).
     #[error("automerge: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
     /// autosurgeon could not write a record into its document.
     #[error("reconcile: {0}")]
-    Reconcile(#[from] autosurgeon::ReconcileError),
+    Reconcile(Box<autosurgeon::ReconcileError>),
+}
+
+impl From<automerge::AutomergeError> for DomainError {
+    fn from(e: automerge::AutomergeError) -> Self {
+        DomainError::Automerge(Box::new(e))
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for DomainError {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        DomainError::Reconcile(Box::new(e))
+    }
 }

@@ -86,7 +86,7 @@ impl Tx<'_> {
                         u.name,
                         fold_for_search(u.name.trim()),
                         u.code.as_deref().map(|c| fold_for_search(c.trim())),
-                        serde_json::to_value(u.kind).ok().and_then(|v| v.as_str().map(str::to_string)),
+                        u.kind.code(),
                         u.parent
                     ],
                 )?;

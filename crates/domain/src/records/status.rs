@@ -1,10 +1,10 @@
 //! Plan item status, accepting the interchange codes and their Vietnamese labels.
 
-use autosurgeon::{Hydrate, Reconcile};
+use autosurgeon::{Hydrate, HydrateError, Reconcile, Reconciler};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Status of a plan item. "Overdue" is not stored: it is derived from the deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Reconcile, Hydrate)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PlanStatus {
     /// mới
     #[default]
@@ -86,5 +86,21 @@ impl<'de> Deserialize<'de> for PlanStatus {
                 PlanStatus::accepted()
             ))
         })
+    }
+}
+
+/// Stored in the document as its interchange code (`in_progress`), the same as on the wire.
+impl Reconcile for PlanStatus {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        reconciler.str(self.code())
+    }
+}
+
+impl Hydrate for PlanStatus {
+    fn hydrate_string(s: &'_ str) -> Result<Self, HydrateError> {
+        PlanStatus::parse(s)
+            .ok_or_else(|| HydrateError::unexpected("a plan status code", s.to_string()))
     }
 }
