@@ -414,7 +414,7 @@ pub fn text_fields(kind: RecordKind) -> &'static [&'static str] {
 fn carry_texts(old: &Record, new: &mut Record) {
     fn carry(old: &Text, new: &mut Text) {
         let mut t = old.clone();
-        t.update(new.as_str());
+        crate::textdiff::update(&mut t, new.as_str());
         *new = t;
     }
     match (old, new) {
