@@ -222,6 +222,10 @@ fn import_hitting_a_full_disk_keeps_whole_batches_and_reports_disk_full() {
     drop(client);
     let one_batch_pages = pages_of_closed_store(dir.path());
     let per_batch = one_batch_pages - empty_pages;
+    assert!(
+        per_batch > 20,
+        "a batch of 500 patrols takes {per_batch} pages?"
+    );
 
     // Room for one and a half more batches; the import brings three.
     let mut client = Client::open(dir.path()).expect("open");
