@@ -305,7 +305,9 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut saved = 0usize;
     let mut progress = |p: ImportProgress| {
+        saved = p.records_done;
         bar.set_position(p.bytes_done);
         bar.set_message(format!(
             "{} {}",
@@ -315,18 +317,22 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
     };
     let result = c.import_file(file, &mut progress);
     bar.finish_and_clear();
-    let report = result.map_err(|e| {
-        let mut f = Failure::from_client(e, lang);
-        {
-            let (Failure::User(m) | Failure::Internal(m)) = &mut f;
-            m.push_str(t(
-                lang,
-                " — những lô đã lưu vẫn còn; nhập lại cùng tệp là an toàn (không tạo trùng).",
-                " — batches already saved stay saved; importing the same file again is safe (no duplicates).",
-            ));
+    let report = match result {
+        Ok(report) => report,
+        Err(e) if e.is_user_error() && matches!(e, ClientError::Store(tidemark_store::StoreError::DiskFull)) => {
+            return Err(Failure::User(match lang {
+                Lang::Vi => format!(
+                    "ổ đĩa đầy trong khi nhập: {saved} bản ghi đầu tiên đã được lưu (theo lô), phần sau chưa được lưu. \
+                     Hãy giải phóng dung lượng rồi nhập lại cùng tệp: bản ghi đã lưu không bị nhân đôi."
+                ),
+                Lang::En => format!(
+                    "the disk filled up during the import: the first {saved} records were saved (in whole batches), \
+                     nothing after them. Free some space and import the same file again: saved records are not duplicated."
+                ),
+            }))
         }
-        f
-    })?;
+        Err(e) => return Err(Failure::from_client(e, lang)),
+    };
     if json {
         output::json(&report)?;
     } else {
@@ -340,6 +346,9 @@ fn import(c: &mut Client, file: &Path, json: bool, lang: Lang) -> Result<(), Fai
                     .unwrap_or_default(),
                 p.reason
             );
+        }
+        for w in &report.warnings {
+            eprintln!("{} {}: {}", t(lang, "dòng", "line"), w.line, w.reason);
         }
         for f in &report.unknown_fields {
             eprintln!(

@@ -170,7 +170,7 @@ fn import_with_bad_lines_exits_1_after_importing_the_good_ones() {
     let out = tm(p, &["import", file.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dòng 2"));
-    assert_eq!(json(p, &["list", "--json"])["total"], 1);
+    assert_eq!(json(p, &["list", "--type", "patrol", "--json"])["total"], 1);
 }
 
 #[test]

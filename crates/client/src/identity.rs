@@ -51,11 +51,15 @@ impl Identity {
         let mut actor = [0u8; 16];
         rand::rng().fill_bytes(&mut actor);
         let device_id = format!("dev-{}", hex::encode(&actor[..4]));
-        store.set_meta("actor", &hex::encode(actor))?;
-        store.set_meta("device_id", &device_id)?;
-        store.set_meta("unit", unit)?;
-        store.set_meta("user", user)?;
-        store.set_meta("created_at", &crate::now_secs().to_string())?;
+        let actor_hex = hex::encode(actor);
+        let created = crate::now_secs().to_string();
+        store.set_meta_many(&[
+            ("actor", &actor_hex),
+            ("device_id", &device_id),
+            ("unit", unit),
+            ("user", user),
+            ("created_at", &created),
+        ])?;
         Ok(Identity {
             actor: ActorId::from(actor.to_vec()),
             device_id,

@@ -42,6 +42,8 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Lines not imported, with reasons.
     pub problems: Vec<LineProblem>,
+    /// Lines imported with a remark (a unit already known under another id was updated).
+    pub warnings: Vec<LineProblem>,
     /// Fields the format does not know (`patrol.foo`), each reported once and kept nowhere.
     pub unknown_fields: BTreeSet<String>,
 }
@@ -74,6 +76,7 @@ impl Client {
         progress: &mut dyn FnMut(ImportProgress),
     ) -> Result<ImportReport, ClientError> {
         let mut ctx = self.context()?;
+        let mut unit_ids = self.store.unit_ids_by_name()?;
         let mut report = ImportReport::default();
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
@@ -138,6 +141,33 @@ impl Client {
                     .join(" ");
                 report.problems.push(problem(reason, Some(id)));
                 continue;
+            }
+            // Units are known by name: a unit already stored under another id (for example the
+            // device's own unit, created at `init`) is updated in place, not duplicated.
+            let mut record = record;
+            let mut id = id;
+            if let Record::Unit(u) = &mut record {
+                let key = fold_for_search(u.name.trim());
+                match unit_ids.get(&key) {
+                    Some(existing) if *existing != id => {
+                        report.warnings.push(problem(
+                            format!("unit “{}” is already known as `{existing}`; that record was updated instead", u.name),
+                            Some(id.clone()),
+                        ));
+                        u.id = existing.clone();
+                        id = existing.clone();
+                        if let Some(first) = seen.get(&id) {
+                            report.problems.push(problem(
+                                format!("unit “{}” already appeared on line {first} of this file; this line was not imported", u.name),
+                                Some(id),
+                            ));
+                            continue;
+                        }
+                    }
+                    _ => {
+                        unit_ids.insert(key, id.clone());
+                    }
+                }
             }
             seen.insert(id, line_no);
             learn(&mut ctx, &record);

@@ -84,12 +84,14 @@ impl Client {
             )));
         }
         let identity = Identity::create(&mut store, unit.trim(), user.trim())?;
-        Ok(Client {
+        let mut client = Client {
             store,
             identity,
             dir: dir.to_path_buf(),
             lang: Lang::Vi,
-        })
+        };
+        client.ensure_own_unit()?;
+        Ok(client)
     }
 
     /// Sets the language of messages.

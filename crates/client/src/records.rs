@@ -4,8 +4,8 @@ use serde::Serialize;
 use tidemark_domain::{
     conflicts::{self, Conflict},
     document::RecordDoc,
-    history,
-    records::{track_points, Record, RecordKind},
+    fold_for_search, history,
+    records::{track_points, Record, RecordKind, Unit, UnitKind},
     validate::{validate, Context},
     CommitMeta, HistoryEntry,
 };
@@ -271,6 +271,27 @@ impl Client {
         Ok(self.store.unit_name(name_or_code)?)
     }
 
+    /// Creates a record of this device's own unit (so that exports name it and import into
+    /// other stores), unless a unit of that name is already known.
+    pub(crate) fn ensure_own_unit(&mut self) -> Result<(), ClientError> {
+        let name = self.identity.unit.clone();
+        if self.store.unit_name(&name)?.is_some() {
+            return Ok(());
+        }
+        let unit = Record::Unit(Unit {
+            id: unit_id_for(&name),
+            name,
+            code: None,
+            kind: UnitKind::Station,
+            parent: None,
+        });
+        let meta = self.meta("init");
+        let tx = self.store.begin()?;
+        upsert_in(&tx, &unit, &self.identity, &meta)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Counts of records by kind.
     pub fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.store.counts()
@@ -285,4 +306,13 @@ impl Client {
             ))
         })
     }
+}
+
+/// The id given to a unit created from its name alone: `unit:` and the folded name.
+fn unit_id_for(name: &str) -> String {
+    let slug: String = fold_for_search(name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("unit:{}", slug.trim_matches('-'))
 }

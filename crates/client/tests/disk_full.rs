@@ -55,8 +55,16 @@ fn snapshot(client: &Client) -> BTreeMap<String, (serde_json::Value, usize)> {
         .collect()
 }
 
+/// Patrols listed (the unit record `init` creates is not counted).
 fn listed(client: &Client) -> usize {
-    client.store().list(&ListFilter::default()).expect("list").1
+    client
+        .store()
+        .list(&ListFilter {
+            kind: Some(RecordKind::Patrol),
+            ..ListFilter::default()
+        })
+        .expect("list")
+        .1
 }
 
 fn assert_disk_full(err: &ClientError) {
@@ -96,7 +104,11 @@ fn full_disk_gives_clear_error_and_leaves_store_unchanged() {
     }
     let before = snapshot(&client);
     let listed_before = listed(&client);
-    assert_eq!(before.len(), 5);
+    assert_eq!(
+        before.len(),
+        5 + 1,
+        "five patrols and the unit record made by init"
+    );
 
     // SQLite never sets the limit below the pages in use, so 1 means "not one page more".
     client.store().limit_pages_for_test(1).expect("limit");

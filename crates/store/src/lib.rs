@@ -72,11 +72,20 @@ impl Store {
 
     /// Writes a value into the store's key/value metadata.
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
+        self.set_meta_many(&[(key, value)])
+    }
+
+    /// Writes several metadata values in one transaction: all of them or none.
+    pub fn set_meta_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for (key, value) in pairs {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

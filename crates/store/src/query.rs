@@ -211,6 +211,19 @@ impl Store {
         Ok(keys)
     }
 
+    /// Ids of unit records by folded name.
+    pub fn unit_ids_by_name(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name_key, id FROM units ORDER BY id")?;
+        let pairs = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+        Ok(pairs)
+    }
+
     /// The full name of the unit with this name or code (matched without diacritics or case).
     pub fn unit_name(&self, name_or_code: &str) -> Result<Option<String>, StoreError> {
         let key = fold_for_search(name_or_code.trim());
