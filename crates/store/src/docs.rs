@@ -28,6 +28,21 @@ fn load(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(Some(bytes))
 }
 
+fn stats(conn: &Connection, id: &str) -> Result<Option<DocStats>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT chunk_count, chunk_bytes FROM documents WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(DocStats {
+                    chunk_count: r.get(0)?,
+                    chunk_bytes: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
 /// Size facts about one stored document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocStats {
@@ -41,6 +56,11 @@ impl Store {
     /// The saved bytes of a document.
     pub fn load_doc(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         load(&self.conn, id)
+    }
+
+    /// Chunk count and size of a document not yet compacted, if the document exists.
+    pub fn doc_stats(&self, id: &str) -> Result<Option<DocStats>, StoreError> {
+        stats(&self.conn, id)
     }
 
     /// Ids of every stored document.
@@ -98,15 +118,7 @@ impl Tx<'_> {
     }
 
     fn stats(&self, id: &str) -> Result<DocStats, StoreError> {
-        Ok(self.tx.query_row(
-            "SELECT chunk_count, chunk_bytes FROM documents WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(DocStats {
-                    chunk_count: r.get(0)?,
-                    chunk_bytes: r.get(1)?,
-                })
-            },
-        )?)
+        stats(&self.tx, id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("document {id} vanished mid-write")))
     }
 }

@@ -2,6 +2,8 @@
 //! benchmarks and the demo. The same seed always gives the same lines, on every machine: the
 //! generator uses its own SplitMix64, not a library RNG whose stream may change.
 
+pub mod crash;
+
 use serde_json::{json, Value};
 
 /// A small deterministic random number generator (SplitMix64).
