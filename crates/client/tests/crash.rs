@@ -22,7 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tidemark_client::{Client, ClientError};
 use tidemark_store::ListFilter;
-use tidemark_testkit::crash::{edit_of, patrol_id, patrol_line, UNIT};
+use tidemark_testkit::crash::{edit_of, patrol_line};
 
 /// Iterations that each start in a new, empty data directory.
 const FRESH_DIR_ITERATIONS: u64 = 15;
