@@ -92,7 +92,12 @@ fn walk<D: ReadDoc>(
     };
     for (prop, field) in props {
         let all = doc.get_all(obj, prop.clone())?;
-        if all.len() > 1 {
+        // Concurrent writes of the same value are not a disagreement anyone must settle.
+        let distinct = all
+            .iter()
+            .map(|(v, id)| json::value(doc, v, id, None))
+            .collect::<Vec<_>>();
+        if all.len() > 1 && distinct.iter().any(|v| *v != distinct[0]) {
             let mut values: Vec<(serde_json::Value, ObjId)> = all
                 .iter()
                 .map(|(v, id)| (json::value(doc, v, id, None), id.clone()))
