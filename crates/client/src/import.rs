@@ -11,7 +11,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use serde::Serialize;
-use tidemark_domain::{fold_for_search, interchange, records::Record, validate::validate};
+use tidemark_domain::{fold_for_search, interchange, records::Record, validate::validate, Lang};
 
 use crate::records::{upsert_in, WriteOutcome};
 use crate::{Client, ClientError};
@@ -151,7 +151,10 @@ impl Client {
                 match unit_ids.get(&key) {
                     Some(existing) if *existing != id => {
                         report.warnings.push(problem(
-                            format!("unit “{}” is already known as `{existing}`; that record was updated instead", u.name),
+                            match self.lang {
+                                Lang::Vi => format!("đơn vị “{}” đã có với mã `{existing}`; bản ghi đó được cập nhật", u.name),
+                                Lang::En => format!("unit “{}” is already known as `{existing}`; that record was updated instead", u.name),
+                            },
                             Some(id.clone()),
                         ));
                         u.id = existing.clone();

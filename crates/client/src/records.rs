@@ -129,12 +129,27 @@ impl Client {
             .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
         let mut doc = RecordDoc::load(&bytes, &self.identity.actor)?;
         let heads = doc.heads();
+        let before = if ctx.is_some() {
+            Some(doc.read()?)
+        } else {
+            None
+        };
         change(&mut doc)?;
         if doc.heads() == heads {
             return Ok(WriteOutcome::Unchanged);
         }
-        if let Some(ctx) = ctx {
-            check(&doc.read()?, &ctx)?;
+        if let (Some(ctx), Some(before)) = (ctx, before) {
+            // An edit is refused only for problems it brings in: a record that arrived from
+            // another unit may name units this device has not heard of yet, and changing its
+            // status must still work.
+            let existing = validate(&before, &ctx);
+            let introduced: Vec<_> = validate(&doc.read()?, &ctx)
+                .into_iter()
+                .filter(|m| !existing.contains(m))
+                .collect();
+            if !introduced.is_empty() {
+                return Err(ClientError::Invalid(introduced));
+            }
         }
         persist(&tx, &mut doc, &heads, false)?;
         tx.commit()?;

@@ -45,7 +45,7 @@ fn demo_fixture_imports_without_problems() {
     assert_eq!(report.warnings.len(), 1);
     assert!(report.warnings[0]
         .reason
-        .contains("already known as `unit:bo-chi-huy-bdbp-tinh-tien-giang`"));
+        .contains("đã có với mã `unit:bo-chi-huy-bdbp-tinh-tien-giang`"));
     assert_eq!(count(&c, Some(RecordKind::Patrol)), 3);
     assert_eq!(count(&c, Some(RecordKind::Unit)), 9);
 }

@@ -192,3 +192,27 @@ fn edits_that_break_validation_are_refused_and_nothing_is_stored() {
     assert!(err.is_user_error());
     assert_eq!(c.document_bytes(id).expect("bytes"), before);
 }
+
+#[test]
+fn a_record_naming_units_this_device_does_not_know_can_still_be_edited() {
+    let (_a, mut hq) = device("Bộ Chỉ huy BĐBP tỉnh Tiền Giang", "u");
+    hq.import_jsonl(std::io::Cursor::new(DEMO.as_bytes().to_vec()), &mut |_| {})
+        .expect("import");
+    // The station knows only its own unit; the plan item names two others.
+    let (_b, mut station) = device("Đồn Biên phòng Tân Thành", "v");
+    send(&hq, &mut station, "plan:item:001");
+    station
+        .edit("plan:item:001", "status", "hoàn thành")
+        .expect("status edit is allowed");
+    // But an edit that brings in a new unknown unit is still refused.
+    let err = station
+        .edit(
+            "plan:item:001",
+            "responsible_unit",
+            "Đồn Biên phòng Không Có",
+        )
+        .expect_err("new unknown unit");
+    assert!(err
+        .localized(tidemark_domain::Lang::En)
+        .contains("Đồn Biên phòng Không Có"));
+}
