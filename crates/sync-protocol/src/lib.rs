@@ -6,6 +6,8 @@
 //! `docs/protocol.md` for the layout.
 
 mod envelope;
+mod response;
 mod varint;
 
 pub use envelope::{decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, VERSION};
+pub use response::{decode_response, encode_response, MAX_STATUS, RESPONSE_MAGIC};

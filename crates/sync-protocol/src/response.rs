@@ -1,0 +1,79 @@
+//! The reply to a batched sync request: a per-item status (JSON, opaque here) and an envelope
+//! of reply messages.
+//!
+//! ```text
+//! response := "TMR" version:u8(=1) status_len:varint status:utf8-json[status_len] envelope
+//! ```
+
+use crate::envelope::{decode, encode, Envelope, EnvelopeError, Limits, VERSION};
+use crate::varint;
+
+/// First bytes of every sync response: "TMR" (Tidemark reply).
+pub const RESPONSE_MAGIC: &[u8; 3] = b"TMR";
+
+/// Largest status document accepted by [`decode_response`], in bytes.
+pub const MAX_STATUS: usize = 16 * 1024 * 1024;
+
+/// Encodes a sync response from its status JSON bytes and reply envelope.
+pub fn encode_response(status: &[u8], replies: &Envelope) -> Vec<u8> {
+    let body = encode(replies);
+    let mut out = Vec::with_capacity(16 + status.len() + body.len());
+    out.extend_from_slice(RESPONSE_MAGIC);
+    out.push(VERSION);
+    varint::put(&mut out, status.len() as u64);
+    out.extend_from_slice(status);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Decodes a sync response into (status JSON bytes, reply envelope).
+pub fn decode_response(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(Vec<u8>, Envelope), EnvelopeError> {
+    if bytes.len() < 4 || &bytes[..3] != RESPONSE_MAGIC {
+        return Err(EnvelopeError::BadMagic);
+    }
+    if bytes[3] != VERSION {
+        return Err(EnvelopeError::UnsupportedVersion(bytes[3]));
+    }
+    let mut pos = 4;
+    let len = varint::get(bytes, &mut pos)
+        .and_then(|v| usize::try_from(v).ok())
+        .ok_or(EnvelopeError::Malformed(4))?;
+    if len > MAX_STATUS {
+        return Err(EnvelopeError::TooLarge("status document too large"));
+    }
+    let end = pos
+        .checked_add(len)
+        .filter(|e| *e <= bytes.len())
+        .ok_or(EnvelopeError::Malformed(pos))?;
+    let status = bytes[pos..end].to_vec();
+    let env = decode(&bytes[end..], limits)?;
+    Ok((status, env))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DocMessage;
+
+    #[test]
+    fn response_round_trips_and_truncations_fail() {
+        let env = Envelope {
+            items: vec![DocMessage {
+                doc_id: "patrol:TT:1".into(),
+                message: vec![1, 2, 3],
+            }],
+        };
+        let status = br#"{"items":[]}"#;
+        let bytes = encode_response(status, &env);
+        assert_eq!(
+            decode_response(&bytes, &Limits::default()),
+            Ok((status.to_vec(), env))
+        );
+        for cut in 0..bytes.len() {
+            assert!(decode_response(&bytes[..cut], &Limits::default()).is_err());
+        }
+    }
+}

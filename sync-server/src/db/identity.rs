@@ -1,0 +1,194 @@
+//! Units, devices, one-time enrolment codes and bearer tokens.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{audit, now, random_hex, sha256_hex, Db};
+use crate::error::AppError;
+
+/// An authenticated device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// The unit it belongs to.
+    pub unit: String,
+}
+
+/// One line of `device list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// Device id.
+    pub id: String,
+    /// Its unit.
+    pub unit: String,
+    /// Its label.
+    pub name: String,
+    /// Whether the code has been exchanged for a token.
+    pub enrolled: bool,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// The result of a successful enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The new device's id.
+    pub device_id: String,
+    /// The bearer token; shown once, stored only hashed.
+    pub token: String,
+}
+
+impl Db {
+    /// Adds a unit under `parent` (a root when `None`).
+    pub fn add_unit(&self, name: &str, parent: Option<&str>) -> Result<(), AppError> {
+        if name.trim().is_empty() {
+            return Err(AppError::bad("bad_unit", "unit name is empty"));
+        }
+        if let Some(p) = parent {
+            self.unit_parent(p)?;
+        }
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO units (name, parent, created_at) VALUES (?1, ?2, ?3)",
+            params![name, parent, now()],
+        )?;
+        if n == 0 {
+            return Err(AppError::Conflict {
+                code: "exists",
+                message: "unit exists already".into(),
+            });
+        }
+        audit(&self.conn, "admin", "unit.add", name)
+    }
+
+    /// Registers a device of `unit` and returns (device id, one-time code).
+    pub fn create_enrolment(
+        &self,
+        unit: &str,
+        name: &str,
+        ttl_secs: u64,
+    ) -> Result<(String, String), AppError> {
+        self.unit_parent(unit)?;
+        let device_id = format!("dev-{}", random_hex(6));
+        let code = random_hex(12);
+        let expires = now().saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO devices (id, unit, name) VALUES (?1, ?2, ?3)",
+            params![device_id, unit, name],
+        )?;
+        tx.execute(
+            "INSERT INTO enrol_codes (code_sha256, device_id, expires_at) VALUES (?1, ?2, ?3)",
+            params![sha256_hex(&code), device_id, expires],
+        )?;
+        audit(&tx, "admin", "device.enroll", &device_id)?;
+        tx.commit()?;
+        Ok((device_id, code))
+    }
+
+    /// Exchanges a one-time code for a token, registering `actor_hex` as the device's actor.
+    pub fn redeem(&self, code: &str, actor_hex: &str) -> Result<Enrolment, AppError> {
+        let invalid = || AppError::Unauthorized("enrolment code is unknown, used or expired");
+        let tx = self.conn.unchecked_transaction()?;
+        let row: Option<(String, i64, Option<i64>)> = tx
+            .query_row(
+                "SELECT device_id, expires_at, used_at FROM enrol_codes WHERE code_sha256 = ?1",
+                [sha256_hex(code)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let device_id = match row {
+            Some((id, expires, None)) if expires > now() => id,
+            _ => return Err(invalid()),
+        };
+        let taken: Option<String> = tx
+            .query_row(
+                "SELECT device_id FROM device_actors WHERE actor_hex = ?1",
+                [actor_hex],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(AppError::Conflict {
+                code: "actor_taken",
+                message: "this actor id belongs to another device".into(),
+            });
+        }
+        let token = format!("tmk_{}", random_hex(32));
+        tx.execute(
+            "UPDATE enrol_codes SET used_at = ?1 WHERE code_sha256 = ?2",
+            params![now(), sha256_hex(code)],
+        )?;
+        tx.execute(
+            "UPDATE devices SET token_sha256 = ?1, enrolled_at = ?2 WHERE id = ?3",
+            params![sha256_hex(&token), now(), device_id],
+        )?;
+        tx.execute(
+            "INSERT INTO device_actors (actor_hex, device_id) VALUES (?1, ?2)",
+            params![actor_hex, device_id],
+        )?;
+        audit(&tx, &device_id, "device.enrolled", &device_id)?;
+        tx.commit()?;
+        Ok(Enrolment { device_id, token })
+    }
+
+    /// The device holding `token`, if it exists and is not revoked.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Device>, AppError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, unit FROM devices WHERE token_sha256 = ?1 AND revoked_at IS NULL",
+                [sha256_hex(token)],
+                |r| {
+                    Ok(Device {
+                        id: r.get(0)?,
+                        unit: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// All devices, oldest first.
+    pub fn list_devices(&self) -> Result<Vec<DeviceRow>, AppError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, unit, name, token_sha256 IS NOT NULL, revoked_at FROM devices ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeviceRow {
+                id: r.get(0)?,
+                unit: r.get(1)?,
+                name: r.get(2)?,
+                enrolled: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes a device: its token stops working at once and its actors stop being accepted.
+    pub fn revoke(&self, device_id: &str) -> Result<(), AppError> {
+        let n = self.conn.execute(
+            "UPDATE devices SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            params![now(), device_id],
+        )?;
+        if n == 0 {
+            return Err(AppError::NotFound {
+                what: "active device",
+            });
+        }
+        audit(&self.conn, "admin", "device.revoke", device_id)
+    }
+
+    /// Units whose non-revoked devices registered `actor_hex` (at most one).
+    pub fn actor_unit(&self, actor_hex: &str) -> Result<Option<String>, AppError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT d.unit FROM device_actors a JOIN devices d ON d.id = a.device_id
+                 WHERE a.actor_hex = ?1 AND d.revoked_at IS NULL",
+                [actor_hex],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}

@@ -1,0 +1,244 @@
+//! The small JSON endpoints: health, enrolment, document creation, the change feed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{body, AppState, Authed};
+use crate::db::{Access, Grant};
+use crate::error::AppError;
+
+/// `GET /v1/health`: no authentication.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok", "protocol": tidemark_sync_protocol::VERSION}))
+}
+
+/// `GET /metrics`: counters in the Prometheus text format (no authentication; counts only).
+pub async fn metrics(State(state): State<AppState>) -> String {
+    state.metrics().render()
+}
+
+/// Unknown routes: 404 with a code.
+pub async fn not_found() -> AppError {
+    AppError::NotFound { what: "route" }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollRequest {
+    code: String,
+    actor_hex: String,
+}
+
+#[derive(Debug, Serialize)]
+struct EnrollResponse {
+    device_id: String,
+    token: String,
+}
+
+/// `POST /v1/enroll {code, actor_hex}` → `{device_id, token}`.
+pub async fn enroll(
+    State(state): State<AppState>,
+    extensions: axum::http::Extensions,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ip = super::client_ip(&extensions);
+    let now = std::time::Instant::now();
+    if state.enrolments.blocked(ip, now) {
+        return Err(AppError::RateLimited);
+    }
+    state.enrolments.record(ip, now);
+    let bytes = body::decoded(
+        &headers,
+        body::raw(raw)?,
+        state.settings().max_request_bytes,
+    )?;
+    let req: EnrollRequest = body::json(&bytes)?;
+    let actor_ok = !req.actor_hex.is_empty()
+        && req.actor_hex.len() <= 64
+        && req.actor_hex.len().is_multiple_of(2)
+        && req.actor_hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !actor_ok {
+        return Err(AppError::bad(
+            "bad_actor",
+            "actor_hex must be 1 to 32 bytes of hex",
+        ));
+    }
+    let actor = req.actor_hex.to_ascii_lowercase();
+    let e = state
+        .with_db(move |db| db.redeem(&req.code, &actor))
+        .await?;
+    tracing::info!(device = %e.device_id, "device enrolled");
+    Ok(Json(
+        serde_json::to_value(EnrollResponse {
+            device_id: e.device_id,
+            token: e.token,
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateDocument {
+    id: String,
+    owner_unit: String,
+    #[serde(default)]
+    grants: Vec<Grant>,
+}
+
+/// `POST /v1/documents {id, owner_unit, grants}` → 201.
+pub async fn create_document(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    let bytes = body::decoded(
+        &headers,
+        body::raw(raw)?,
+        state.settings().max_request_bytes,
+    )?;
+    let req: CreateDocument = body::json(&bytes)?;
+    if req.id.is_empty() || req.id.len() > state.settings().limits().max_doc_id {
+        return Err(AppError::bad(
+            "bad_doc_id",
+            "document id is empty or too long",
+        ));
+    }
+    let id = req.id.clone();
+    state
+        .with_db(move |db| db.create_document(&device, &req.id, &req.owner_unit, &req.grants))
+        .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
+}
+
+/// Query of `GET /v1/feed`.
+#[derive(Debug, Deserialize)]
+pub struct FeedQuery {
+    #[serde(default)]
+    since: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct FeedDoc {
+    id: String,
+    heads: Vec<String>,
+    access: Access,
+}
+
+/// Feed rows scanned per request; a client with more to catch up asks again from `cursor`.
+const FEED_PAGE: usize = 1000;
+
+/// `GET /v1/feed?since=N` → `{cursor, more, documents:[{id, heads, access}]}`: documents this
+/// device may read that changed after `N`, each once with its latest heads.
+pub async fn feed(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let Query(q) = query.map_err(|_| AppError::bad("bad_query", "since must be an integer"))?;
+    let (cursor, more, docs) = state
+        .with_db(move |db| {
+            let rows = db.feed_after(q.since, FEED_PAGE)?;
+            let more = rows.len() == FEED_PAGE;
+            let cursor = rows.last().map_or(q.since, |r| r.seq);
+            let mut access: HashMap<String, Access> = HashMap::new();
+            let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();
+            let mut at: HashMap<String, i64> = HashMap::new();
+            for row in rows {
+                let a = match access.get(&row.doc_id) {
+                    Some(a) => *a,
+                    None => {
+                        let a = match db.doc_meta(&row.doc_id)? {
+                            Some(meta) => db.access(&device.unit, &meta)?,
+                            None => Access::None,
+                        };
+                        access.insert(row.doc_id.clone(), a);
+                        a
+                    }
+                };
+                if a == Access::None {
+                    continue;
+                }
+                if let Some(old) = at.insert(row.doc_id.clone(), row.seq) {
+                    latest.remove(&old);
+                }
+                let doc = FeedDoc {
+                    id: row.doc_id,
+                    heads: row.heads,
+                    access: a,
+                };
+                latest.insert(row.seq, doc);
+            }
+            Ok((cursor, more, latest.into_values().collect::<Vec<_>>()))
+        })
+        .await?;
+    Ok(Json(
+        serde_json::json!({"cursor": cursor, "more": more, "documents": docs}),
+    ))
+}
+
+/// `GET /v1/documents/{id}` → `{id, owner_unit, grants, access}`; 403 when this device's unit
+/// may not read it, 404 when unknown.
+pub async fn document_info(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let doc_id = id.clone();
+    let (meta, access) = state
+        .with_db(move |db| {
+            let meta = db
+                .doc_meta(&doc_id)?
+                .ok_or(AppError::NotFound { what: "document" })?;
+            let access = db.access(&device.unit, &meta)?;
+            Ok((meta, access))
+        })
+        .await?;
+    if access == Access::None {
+        return Err(AppError::Forbidden(
+            "this unit may not read this document".into(),
+        ));
+    }
+    Ok(Json(serde_json::json!({
+        "id": id,
+        "owner_unit": meta.owner,
+        "grants": meta.grants,
+        "access": access,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShareRequest {
+    grants: Vec<Grant>,
+}
+
+/// `POST /v1/documents/{id}/grants {grants:[{unit, access}]}`: adds or changes grants
+/// (`"access": "none"` removes one). Only the owner unit and its ancestors may share.
+pub async fn share_document(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let bytes = body::decoded(
+        &headers,
+        body::raw(raw)?,
+        state.settings().max_request_bytes,
+    )?;
+    let req: ShareRequest = body::json(&bytes)?;
+    let doc_id = id.clone();
+    state
+        .with_db(move |db| db.share(&device, &doc_id, &req.grants))
+        .await?;
+    Ok(Json(serde_json::json!({"id": id})))
+}

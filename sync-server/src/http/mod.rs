@@ -1,0 +1,200 @@
+//! The HTTP surface: shared state, the router with its layers, and `serve`.
+
+mod auth;
+mod body;
+mod handlers;
+mod sync;
+mod tls;
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::cache::DocCache;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::metrics::{ErrorCode, Metrics};
+use crate::ratelimit::RateLimit;
+use crate::session::Sessions;
+use crate::settings::Settings;
+
+pub use auth::Authed;
+
+/// State shared by all handlers: the database and the settings.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    db: Arc<Mutex<Db>>,
+    settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+    cache: Arc<Mutex<DocCache>>,
+    sessions: Arc<Mutex<Sessions>>,
+    failed_auth: Arc<RateLimit>,
+    enrolments: Arc<RateLimit>,
+}
+
+impl AppState {
+    /// Opens the database under `settings.data_dir`.
+    pub fn open(settings: Settings) -> Result<AppState, AppError> {
+        let db = Db::open(&settings.database_path())?;
+        let minute = Duration::from_secs(60);
+        let idle = Duration::from_secs(settings.doc_idle_secs);
+        let cache = DocCache::new(settings.doc_cache_bytes, idle);
+        Ok(AppState {
+            db: Arc::new(Mutex::new(db)),
+            failed_auth: Arc::new(RateLimit::new(settings.max_failed_auth_per_minute, minute)),
+            enrolments: Arc::new(RateLimit::new(settings.max_enrolments_per_minute, minute)),
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::default()),
+            cache: Arc::new(Mutex::new(cache)),
+            sessions: Arc::new(Mutex::new(Sessions::new(idle))),
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The relay's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Runs `f` with the database on a blocking thread.
+    pub async fn with_db<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let guard = db
+                .lock()
+                .map_err(|_| AppError::Internal("database lock poisoned".into()))?;
+            f(&guard)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+/// The relay's routes with body limit, timeout, concurrency limit and tracing layers.
+pub fn router(state: AppState) -> Router {
+    let s = state.settings();
+    let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
+    let limit = s.max_request_bytes;
+    let concurrency = s.max_concurrent_requests.max(1);
+    Router::new()
+        .route("/v1/health", get(handlers::health))
+        .route("/metrics", get(handlers::metrics))
+        .route("/v1/enroll", post(handlers::enroll))
+        .route("/v1/documents", post(handlers::create_document))
+        .route("/v1/documents/{id}", get(handlers::document_info))
+        .route("/v1/documents/{id}/grants", post(handlers::share_document))
+        .route("/v1/feed", get(handlers::feed))
+        .route("/v1/sync", post(sync::sync))
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let path = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                tracing::info_span!("request", method = %req.method(), path)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Counts every finished request by matched route, status and error code.
+async fn count(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let response = next.run(req).await;
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0);
+    state
+        .metrics
+        .request(&route, response.status().as_u16(), code);
+    response
+}
+
+/// The client's address (unspecified when the server runs without connect info, as in
+/// `oneshot` tests).
+fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// Serves the relay on `listener` until `shutdown` completes, then finishes in-flight requests.
+///
+/// With `tls_cert` and `tls_key` set it speaks HTTPS (rustls). Without them it speaks plain
+/// HTTP, and refuses a non-loopback listener unless `allow_insecure` is set (for use behind a
+/// TLS-terminating proxy, on purpose).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::Internal(format!("listener has no address: {e}")))?;
+    let acceptor = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        (None, None) => None,
+        _ => {
+            return Err(AppError::bad(
+                "bad_tls_config",
+                "tls_cert and tls_key must be set together",
+            ))
+        }
+    };
+    check_listen(addr, acceptor.is_some(), &settings)?;
+    let state = AppState::open(settings)?;
+    tracing::info!(%addr, tls = acceptor.is_some(), "relay listening");
+    if let Some(acceptor) = acceptor {
+        tls::serve_tls(listener, acceptor, router(state), shutdown).await?;
+        tracing::info!("relay stopped");
+        return Ok(());
+    }
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| AppError::Internal(format!("server failed: {e}")))?;
+    tracing::info!("relay stopped");
+    Ok(())
+}
+
+/// Refuses plain HTTP on an address other than loopback unless `allow_insecure` is set.
+pub fn check_listen(addr: SocketAddr, tls: bool, settings: &Settings) -> Result<(), AppError> {
+    if !tls && !addr.ip().is_loopback() && !settings.allow_insecure {
+        return Err(AppError::bad(
+            "insecure_listen",
+            "plain HTTP outside loopback needs allow_insecure = true",
+        ));
+    }
+    Ok(())
+}

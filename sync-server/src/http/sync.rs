@@ -1,0 +1,108 @@
+//! `POST /v1/sync`: a v1 envelope in, a `TMR` response (status JSON + reply envelope) out.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use tidemark_sync_protocol::{decode, encode_response, DocMessage, Envelope, EnvelopeError};
+
+use super::{body, AppState, Authed};
+use crate::error::AppError;
+use crate::sync::{sync_item, Memory};
+
+/// Request header naming the client's sync session (see [`crate::session`]).
+pub const SESSION_HEADER: &str = "tidemark-session";
+
+/// Media type of sync requests and responses.
+pub const SYNC_MEDIA_TYPE: &str = "application/x-tidemark-sync";
+
+/// Handles one batched sync round for the authenticated device.
+pub async fn sync(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let settings = state.settings().clone();
+    let bytes = body::decoded(&headers, body::raw(raw)?, settings.max_request_bytes)?;
+    let env = decode(&bytes, &settings.limits()).map_err(envelope_error)?;
+    let items = env.items.len();
+    let device_id = device.id.clone();
+    let session = match headers.get(SESSION_HEADER) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 64)
+                .ok_or_else(|| {
+                    AppError::bad("bad_header", "Tidemark-Session is 1 to 64 characters")
+                })?
+                .to_string(),
+        ),
+    };
+    let metrics_state = state.clone();
+    let (statuses, replies) = state
+        .with_db(move |db| {
+            // Lock order: database (held by `with_db`), then cache, then sessions.
+            let poisoned = || AppError::Internal("memory lock poisoned".into());
+            let mut docs = metrics_state.cache.lock().map_err(|_| poisoned())?;
+            let mut sessions = metrics_state.sessions.lock().map_err(|_| poisoned())?;
+            let mut memory = Memory {
+                docs: &mut docs,
+                sessions: &mut sessions,
+                session: session.as_deref(),
+            };
+            let mut statuses = Vec::with_capacity(env.items.len());
+            let mut replies = Vec::new();
+            for item in env.items {
+                let out = sync_item(db, &mut memory, &device, &item.doc_id, &item.message);
+                metrics_state.metrics().item(out.status.code, out.loaded);
+                if let Some(message) = out.reply {
+                    replies.push(DocMessage {
+                        doc_id: item.doc_id,
+                        message,
+                    });
+                }
+                statuses.push(out.status);
+            }
+            Ok((statuses, replies))
+        })
+        .await?;
+    let status = serde_json::to_vec(&serde_json::json!({ "items": statuses }))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut out = encode_response(&status, &Envelope { items: replies });
+    let zstd = body::accepts_zstd(&headers);
+    if zstd {
+        out = zstd::encode_all(out.as_slice(), 3)
+            .map_err(|e| AppError::Internal(format!("zstd failed: {e}")))?;
+    }
+    state.metrics().sync_round(bytes.len(), out.len());
+    tracing::info!(
+        device = %device_id,
+        items,
+        in_bytes = bytes.len(),
+        out_bytes = out.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "sync round"
+    );
+    let mut response = ([(CONTENT_TYPE, SYNC_MEDIA_TYPE)], out).into_response();
+    if zstd {
+        response.headers_mut().insert(
+            CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static("zstd"),
+        );
+    }
+    Ok(response)
+}
+
+fn envelope_error(e: EnvelopeError) -> AppError {
+    match e {
+        EnvelopeError::TooLarge(what) => AppError::TooLarge(what.to_string()),
+        other => AppError::bad("bad_envelope", format!("{} ({})", other, other.code())),
+    }
+}

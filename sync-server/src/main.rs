@@ -1,0 +1,214 @@
+//! `tidemark-server`: parses settings and flags, then serves or runs one admin command.
+//!
+//! Settings precedence: defaults < `--config FILE` < `TIDEMARK_*` environment < flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tidemark_sync_server::db::Db;
+use tidemark_sync_server::Settings;
+
+/// The Tidemark relay server and its admin commands.
+#[derive(Debug, Parser)]
+#[command(name = "tidemark-server", version)]
+struct Cli {
+    /// TOML config file.
+    #[arg(long, global = true, env = "TIDEMARK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the relay's database (overrides config and TIDEMARK_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the relay until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// PEM certificate chain for HTTPS (with --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for HTTPS (with --tls-cert).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+        #[arg(long)]
+        allow_insecure: bool,
+    },
+    /// Manage units.
+    Unit {
+        #[command(subcommand)]
+        command: UnitCommand,
+    },
+    /// Manage devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Print a configuration file with every setting at its default.
+    ExampleConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum UnitCommand {
+    /// Add a unit, under a parent unit or as a root.
+    Add {
+        /// Unit name (its id on the relay).
+        name: String,
+        /// Parent unit.
+        #[arg(long)]
+        parent: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Register a device and print its one-time enrolment code on the last line.
+    Enroll {
+        /// The device's unit.
+        #[arg(long)]
+        unit: String,
+        /// A label for the device.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// One device a line, its id first.
+    List,
+    /// Revoke a device: its token stops working at once.
+    Revoke {
+        /// Device id.
+        device: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    match cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            allow_insecure,
+        } => {
+            if let Some(addr) = listen {
+                settings.listen = addr;
+            }
+            if tls_cert.is_some() {
+                settings.tls_cert = tls_cert;
+                settings.tls_key = tls_key;
+            }
+            settings.allow_insecure |= allow_insecure;
+            serve(settings)
+        }
+        Command::ExampleConfig => {
+            print!("{}", Settings::example_toml());
+            Ok(())
+        }
+        Command::Unit { command } => unit(&open(&settings)?, command),
+        Command::Device { command } => device(&open(&settings)?, &settings, command),
+    }
+}
+
+fn open(settings: &Settings) -> anyhow::Result<Db> {
+    let path = settings.database_path();
+    Db::open(&path).with_context(|| format!("opening {}", path.display()))
+}
+
+fn unit(db: &Db, command: UnitCommand) -> anyhow::Result<()> {
+    match command {
+        UnitCommand::Add { name, parent } => {
+            db.add_unit(&name, parent.as_deref())?;
+            println!("unit added: {name}");
+        }
+    }
+    Ok(())
+}
+
+fn device(db: &Db, settings: &Settings, command: DeviceCommand) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::Enroll { unit, name } => {
+            let (id, code) = db.create_enrolment(&unit, &name, settings.enrol_code_ttl_secs)?;
+            println!("device {id} registered for unit {unit}; one-time enrolment code:");
+            println!("{code}");
+        }
+        DeviceCommand::List => {
+            for d in db.list_devices()? {
+                let status = match (d.revoked_at, d.enrolled) {
+                    (Some(_), _) => "revoked",
+                    (None, true) => "active",
+                    (None, false) => "pending",
+                };
+                println!("{}\t{}\t{}\t{}", d.id, d.unit, status, d.name);
+            }
+        }
+        DeviceCommand::Revoke { device } => {
+            db.revoke(&device)?;
+            println!("revoked {device}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        // Scripts and tests wait for this line instead of sleeping.
+        eprintln!("tidemark-server listening on {addr}");
+        tidemark_sync_server::serve(listener, settings, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

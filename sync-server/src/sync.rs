@@ -1,0 +1,283 @@
+//! One sync item on the relay: access check, load, apply to a fork, authorship check, persist,
+//! reply. No HTTP here; the handler batches items and frames the response.
+//!
+//! Authorship (architecture decision 8): every change the relay did not have must be made by an
+//! actor registered to a non-revoked device of a unit that may write the document. Changes
+//! relayed on behalf of another writer are fine (a device may carry a colleague's changes that
+//! came by USB bundle); changes under an unknown actor, or an actor of a unit that only reads,
+//! reject the whole item and nothing is stored.
+
+use std::collections::HashMap;
+
+use automerge::sync::{Message, State, SyncDoc};
+use automerge::{AutoCommit, LoadOptions, TextEncoding};
+use serde::Serialize;
+
+use crate::cache::DocCache;
+use crate::db::{Access, Db, Device, DocMeta, SyncWrite};
+use crate::error::AppError;
+use crate::session::Sessions;
+
+/// What the relay keeps in memory between rounds, borrowed for one batch.
+#[derive(Debug)]
+pub struct Memory<'a> {
+    /// Loaded documents.
+    pub docs: &'a mut DocCache,
+    /// Sync states of open sessions.
+    pub sessions: &'a mut Sessions,
+    /// The client's session name (`Tidemark-Session`), if it sent one.
+    pub session: Option<&'a str>,
+}
+
+/// Chunks a document may have before the relay compacts it into one.
+pub const COMPACT_AFTER_CHUNKS: usize = 32;
+
+/// The result of one item, as reported in the response's status document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemStatus {
+    /// The document.
+    pub doc_id: String,
+    /// `ok` or a stable error code (`not_found`, `forbidden`, `forged_author`, `bad_message`,
+    /// `corrupt_document`, `internal`).
+    pub code: &'static str,
+    /// Changes newly accepted from this message.
+    pub accepted: usize,
+    /// Human-readable detail for errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What one item produced: its status and the relay's reply message, if it has one.
+#[derive(Debug)]
+pub struct ItemOutcome {
+    /// Status for the response header.
+    pub status: ItemStatus,
+    /// Encoded `automerge::sync::Message` to send back.
+    pub reply: Option<Vec<u8>>,
+    /// Whether the document was loaded from storage for this item.
+    pub loaded: bool,
+}
+
+/// A per-item failure: a stable code and a detail.
+#[derive(Debug)]
+struct ItemError(&'static str, String);
+
+impl From<AppError> for ItemError {
+    fn from(e: AppError) -> Self {
+        tracing::error!(error = %e, "sync item failed");
+        ItemError("internal", "internal error".into())
+    }
+}
+
+/// Runs one sync item for `device`. Never panics on peer bytes; errors become a status.
+pub fn sync_item(
+    db: &Db,
+    memory: &mut Memory<'_>,
+    device: &Device,
+    doc_id: &str,
+    message: &[u8],
+) -> ItemOutcome {
+    let mut loaded = false;
+    match run(db, memory, device, doc_id, message, &mut loaded) {
+        Ok((accepted, reply)) => ItemOutcome {
+            status: ItemStatus {
+                doc_id: doc_id.to_string(),
+                code: "ok",
+                accepted,
+                message: None,
+            },
+            reply,
+            loaded,
+        },
+        Err(ItemError(code, detail)) => ItemOutcome {
+            status: ItemStatus {
+                doc_id: doc_id.to_string(),
+                code,
+                accepted: 0,
+                message: Some(detail),
+            },
+            reply: None,
+            loaded,
+        },
+    }
+}
+
+fn run(
+    db: &Db,
+    memory: &mut Memory<'_>,
+    device: &Device,
+    doc_id: &str,
+    message: &[u8],
+    loaded: &mut bool,
+) -> Result<(usize, Option<Vec<u8>>), ItemError> {
+    let meta = db
+        .doc_meta(doc_id)?
+        .ok_or_else(|| ItemError("not_found", "unknown document".into()))?;
+    let access = db.access(&device.unit, &meta)?;
+    if access == Access::None {
+        return Err(ItemError(
+            "forbidden",
+            "this unit may not read this document".into(),
+        ));
+    }
+    let msg = Message::decode(message)
+        .map_err(|e| ItemError("bad_message", format!("not a sync message: {e}")))?;
+    if access < Access::Write && !msg.changes.is_empty() {
+        return Err(ItemError(
+            "forbidden",
+            "this unit may not write this document".into(),
+        ));
+    }
+    let (mut doc, stored) = match memory.docs.take(doc_id) {
+        Some(hit) => hit,
+        None => {
+            *loaded = true;
+            load(db, doc_id)?
+        }
+    };
+    let in_session = match memory.session {
+        Some(s) => memory.sessions.take(doc_id, &device.id, s),
+        None => None,
+    };
+    let state = match in_session {
+        Some(state) => state,
+        None => match db.sync_state(doc_id, &device.id)? {
+            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
+            None => State::new(),
+        },
+    };
+    let item = Item {
+        doc_id,
+        device,
+        meta: &meta,
+        access,
+    };
+    let now = std::time::Instant::now();
+    match advance(db, &item, &mut doc, stored, msg, state) {
+        Ok(done) => {
+            memory.docs.put(doc_id, done.fork, done.stored, now);
+            if let Some(session) = memory.session {
+                memory
+                    .sessions
+                    .put(doc_id, &device.id, session, done.state, now);
+            }
+            tracing::debug!(doc = doc_id, device = %device.id, accepted = done.accepted, "sync item");
+            Ok((done.accepted, done.reply.map(Message::encode)))
+        }
+        Err(e) => {
+            // Nothing was applied to `doc` (only to its fork): keep it loaded.
+            memory.docs.put(doc_id, doc, stored, now);
+            Err(e)
+        }
+    }
+}
+
+/// The document and caller of one item, as checked.
+struct Item<'a> {
+    doc_id: &'a str,
+    device: &'a Device,
+    meta: &'a DocMeta,
+    access: Access,
+}
+
+/// What an accepted item leaves behind.
+struct Advanced {
+    fork: AutoCommit,
+    stored: usize,
+    state: State,
+    accepted: usize,
+    reply: Option<Message>,
+}
+
+/// Applies `msg` to a fork of `doc`, checks authorship and commits. `doc` itself is untouched.
+fn advance(
+    db: &Db,
+    item: &Item<'_>,
+    doc: &mut AutoCommit,
+    stored: usize,
+    msg: Message,
+    mut state: State,
+) -> Result<Advanced, ItemError> {
+    let (doc_id, device) = (item.doc_id, item.device);
+    state.set_read_only(item.access < Access::Write);
+    let before = doc.get_heads();
+    let mut fork = doc.fork();
+    fork.sync()
+        .receive_sync_message(&mut state, msg)
+        .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
+    let new_changes = fork.get_changes(&before);
+    check_authors(db, item.meta, &new_changes)?;
+    let accepted = new_changes.len();
+    let reply = fork.sync().generate_sync_message(&mut state);
+    // Every accepted message adds a chunk; past a threshold the document is rewritten as one
+    // compacted save in the same transaction, so loading stays one short read.
+    let compact = accepted > 0 && db.chunk_count(doc_id)? + 1 >= COMPACT_AFTER_CHUNKS;
+    let chunk = match (accepted > 0, compact) {
+        (false, _) => None,
+        (true, false) => Some(fork.save_after(&before)),
+        (true, true) => Some(fork.save()),
+    };
+    let stored = match (&chunk, compact) {
+        (Some(c), true) => c.len(),
+        (Some(c), false) => stored + c.len(),
+        (None, _) => stored,
+    };
+    let heads = fork.get_heads().iter().map(|h| h.to_string()).collect();
+    db.commit_sync(&SyncWrite {
+        doc_id: doc_id.to_string(),
+        device_id: device.id.clone(),
+        chunk,
+        replaces_all: compact,
+        heads,
+        state: state.encode(),
+    })?;
+    Ok(Advanced {
+        fork,
+        stored,
+        state,
+        accepted,
+        reply,
+    })
+}
+
+fn check_authors(db: &Db, meta: &DocMeta, changes: &[automerge::Change]) -> Result<(), ItemError> {
+    let mut seen: HashMap<String, bool> = HashMap::new();
+    for change in changes {
+        let actor = change.actor_id().to_hex_string();
+        let ok = match seen.get(&actor) {
+            Some(ok) => *ok,
+            None => {
+                let ok = match db.actor_unit(&actor)? {
+                    Some(unit) => db.access(&unit, meta)? == Access::Write,
+                    None => false,
+                };
+                seen.insert(actor, ok);
+                ok
+            }
+        };
+        if !ok {
+            return Err(ItemError(
+                "forged_author",
+                "a change is made by an actor that may not write this document".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads a document from its chunks (empty when it has none yet), strictly, with its stored
+/// size.
+fn load(db: &Db, doc_id: &str) -> Result<(AutoCommit, usize), ItemError> {
+    let bytes = db.load_chunks(doc_id)?;
+    if bytes.is_empty() {
+        return Ok((AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit), 0));
+    }
+    let options = LoadOptions::new()
+        .text_encoding(TextEncoding::Utf8CodeUnit)
+        .on_partial_load(automerge::OnPartialLoad::Error);
+    let doc = AutoCommit::load_with_options(&bytes, options).map_err(|e| {
+        tracing::error!(doc = doc_id, error = %e, "stored document does not load");
+        ItemError("corrupt_document", "the relay's copy does not load".into())
+    })?;
+    Ok((doc, bytes.len()))
+}
