@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod db;
+pub mod defaults;
 mod error;
 mod http;
 pub mod metrics;

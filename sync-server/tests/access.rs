@@ -170,3 +170,50 @@ async fn the_access_matrix_holds_over_http_sync() {
     }
     relay.stop().await;
 }
+
+/// Default grants by kind: exchange recipients and plan parties may write; patrols stay with
+/// the station and its parents.
+#[tokio::test]
+async fn default_grants_follow_the_record_kind() {
+    let relay = common::province().await;
+    let tt = relay.device("TT").await;
+    let dc = relay.device("DC").await;
+    let kp = relay.device("KP").await;
+    let create = |id: &str, kind: &str, parties: serde_json::Value| {
+        tt.post("/v1/documents").json(&serde_json::json!({
+            "id": id, "owner_unit": "TT", "kind": kind, "parties": parties
+        }))
+    };
+    for (id, kind) in [
+        ("info:TT:1", "info_exchange"),
+        ("plan:item:1", "plan_item"),
+        ("patrol:TT:1", "patrol"),
+    ] {
+        let resp = create(id, kind, serde_json::json!(["DC"]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{kind}");
+    }
+    let access = |peer: &common::Peer, id: &str| {
+        let req = peer.get(&format!("/v1/documents/{id}"));
+        async move {
+            let resp = req.send().await.unwrap();
+            if resp.status() == 403 {
+                return "none".to_string();
+            }
+            let v: serde_json::Value = resp.json().await.unwrap();
+            v["access"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    assert_eq!(access(&dc, "info:TT:1").await, "write");
+    assert_eq!(access(&dc, "plan:item:1").await, "write");
+    assert_eq!(access(&dc, "patrol:TT:1").await, "none");
+    assert_eq!(access(&kp, "info:TT:1").await, "none");
+    let resp = create("x:1", "tau_ca", serde_json::json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(common::error_code(resp).await, "bad_kind");
+}

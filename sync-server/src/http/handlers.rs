@@ -89,11 +89,18 @@ pub async fn enroll(
 struct CreateDocument {
     id: String,
     owner_unit: String,
+    /// Record kind (`patrol`, `info_exchange`, `plan`…): chooses the default grants.
+    #[serde(default)]
+    kind: Option<String>,
+    /// Exchange recipients or plan parties: the units the defaults grant to.
+    #[serde(default)]
+    parties: Vec<String>,
     #[serde(default)]
     grants: Vec<Grant>,
 }
 
-/// `POST /v1/documents {id, owner_unit, grants}` → 201.
+/// `POST /v1/documents {id, owner_unit, kind?, parties?, grants?}` → 201; `kind` and
+/// `parties` add the default grants of [`crate::defaults`].
 pub async fn create_document(
     State(state): State<AppState>,
     Authed(device): Authed,
@@ -113,8 +120,9 @@ pub async fn create_document(
         ));
     }
     let id = req.id.clone();
+    let grants = crate::defaults::grants(req.kind.as_deref(), &req.parties, &req.grants)?;
     state
-        .with_db(move |db| db.create_document(&device, &req.id, &req.owner_unit, &req.grants))
+        .with_db(move |db| db.create_document(&device, &req.id, &req.owner_unit, &grants))
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
 }
