@@ -60,7 +60,7 @@ mod tests {
     fn exchange_recipients_and_plan_parties_write_by_default() {
         let parties = vec!["Huyện ủy Gò Công Đông".to_string(), "HQ".to_string()];
         for kind in ["info_exchange", "plan", "plan_item"] {
-            let got = grants(Some(kind), &parties, &[]).unwrap();
+            let got = grants(Some(kind), &parties, &[]).expect("known kind");
             assert_eq!(
                 got,
                 vec![
@@ -74,11 +74,16 @@ mod tests {
     #[test]
     fn patrols_get_no_grants_and_explicit_grants_win() {
         let parties = vec!["KP".to_string()];
-        assert!(grants(Some("patrol"), &parties, &[]).unwrap().is_empty());
-        let got = grants(Some("info_exchange"), &parties, &[g("KP", Access::Read)]).unwrap();
+        assert!(grants(Some("patrol"), &parties, &[])
+            .expect("patrol")
+            .is_empty());
+        let got =
+            grants(Some("info_exchange"), &parties, &[g("KP", Access::Read)]).expect("exchange");
         assert_eq!(got, vec![g("KP", Access::Read)]);
         assert_eq!(
-            grants(Some("tau_ca"), &parties, &[]).unwrap_err().code(),
+            grants(Some("tau_ca"), &parties, &[])
+                .expect_err("unknown kind")
+                .code(),
             "bad_kind"
         );
     }
