@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
-# The headless demo story (see run.sh). Usage: demo.sh PATH/TO/tidemark
+# The headless demo story (see run.sh). Usage: demo.sh PATH/TO/tidemark PATH/TO/tidemark-server
 set -euo pipefail
 TM="$1"
+RELAY_BIN="$2"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+RELAY_PID=""
+cleanup() {
+  [ -n "$RELAY_PID" ] && kill -TERM "$RELAY_PID" 2>/dev/null && wait "$RELAY_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 HQ="$WORK/hq"; TT="$WORK/tan-thanh"
 hq() { "$TM" --data-dir "$HQ" "$@"; }
 tt() { "$TM" --data-dir "$TT" "$@"; }
 say() { printf '\n\033[1m▶ %s\033[0m\n' "$*"; }
 FIX="$(cd "$(dirname "$0")/.." && pwd)/fixtures/demo.jsonl"
+
+say "Máy chủ trung chuyển (relay) của Bộ Chỉ huy: đơn vị, thiết bị, mã đăng ký một lần"
+R="$WORK/relay"
+"$RELAY_BIN" --data-dir "$R" unit add "Bộ Chỉ huy BĐBP tỉnh Tiền Giang"
+"$RELAY_BIN" --data-dir "$R" unit add "Đồn Biên phòng Tân Thành" --parent "Bộ Chỉ huy BĐBP tỉnh Tiền Giang"
+CODE="$("$RELAY_BIN" --data-dir "$R" device enroll --unit "Đồn Biên phòng Tân Thành" --name "máy trực ban" | tail -n 1)"
+"$RELAY_BIN" --data-dir "$R" serve --listen 127.0.0.1:0 2> "$WORK/relay.log" &
+RELAY_PID=$!
+for _ in $(seq 1 100); do grep -q "listening on" "$WORK/relay.log" 2>/dev/null && break; sleep 0.1; done
+ADDR="$(grep -o "listening on [0-9.:]*" "$WORK/relay.log" | awk '{print $3}')"
+echo "relay: http://$ADDR"
+curl -s "http://$ADDR/v1/health"; echo
+ACTOR="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+TOKEN="$(curl -s -X POST "http://$ADDR/v1/enroll" -H 'content-type: application/json' \
+  -d "{\"code\":\"$CODE\",\"actor_hex\":\"$ACTOR\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
+echo "Đồn Tân Thành đã đăng ký thiết bị (mã thông báo được giữ bí mật, ${#TOKEN} ký tự)"
+echo "Không có mã thông báo → $(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/v1/feed?since=0")"
+echo "Có mã thông báo → $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://$ADDR/v1/feed?since=0")"
+"$RELAY_BIN" --data-dir "$R" device list
 
 say "Hai thiết bị: Bộ Chỉ huy (HQ) và Đồn Biên phòng Tân Thành"
 hq init --unit "Bộ Chỉ huy BĐBP tỉnh Tiền Giang" --user "Thiếu tá Phạm Quang Huy"

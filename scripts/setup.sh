@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Debian packages the build and tests use. Later issues add the desktop app's (WebKitGTK, Xvfb,
 # webkit2gtk-driver) here.
-PACKAGES=(build-essential pkg-config ca-certificates)
+PACKAGES=(build-essential pkg-config ca-certificates curl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
