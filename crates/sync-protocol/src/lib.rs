@@ -1,13 +1,21 @@
 //! The sync wire format, sans IO: a versioned envelope that carries one `automerge::sync`
 //! message for each of many documents, so one request serves a whole batch (architecture
-//! decision 6). Bytes in, bytes out; malformed bytes give an [`EnvelopeError`], never a panic.
+//! decision 6), and the file bundle that carries documents on a USB stick, with the receipt its
+//! importer writes back. Bytes in, bytes out; malformed bytes give an [`EnvelopeError`] or a
+//! [`BundleError`], never a panic.
 //!
-//! The relay issue builds the session logic and HTTP endpoints on top of this; see
-//! `docs/protocol.md` for the layout.
+//! The relay builds the session logic and HTTP endpoints on top of this; see
+//! `docs/protocol.md` for the layouts.
 
+mod bundle;
 mod envelope;
 mod response;
 mod varint;
 
+pub use bundle::{
+    bundle_sha256_hex, decode_bundle, encode_bundle, Bundle, BundleDoc, BundleDocMeta, BundleError,
+    BundleHeader, BundleLimits, Receipt, ReceiptDoc, BUNDLE_FORMAT, BUNDLE_MAGIC, BUNDLE_VERSION,
+    RECEIPT_FORMAT,
+};
 pub use envelope::{decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, VERSION};
 pub use response::{decode_response, encode_response, MAX_STATUS, RESPONSE_MAGIC};
