@@ -1,8 +1,11 @@
 //! Deterministic corpora of realistic Vietnamese records in the interchange format, for tests,
 //! benchmarks and the demo. The same seed always gives the same lines, on every machine: the
 //! generator uses its own SplitMix64, not a library RNG whose stream may change.
+//!
+//! [`faultproxy`] is a TCP proxy that breaks connections on purpose, for tests of weak links.
 
 pub mod crash;
+pub mod faultproxy;
 
 use serde_json::{json, Value};
 
