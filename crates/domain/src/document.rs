@@ -132,6 +132,65 @@ impl RecordDoc {
         Ok(n)
     }
 
+    /// The next sync message for a peer whose state is `state`, if there is anything to say.
+    pub fn generate_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+    ) -> Option<automerge::sync::Message> {
+        use automerge::sync::SyncDoc;
+        self.doc.sync().generate_sync_message(state)
+    }
+
+    /// Applies a peer's sync message. The changes are applied to a copy first, so a message
+    /// that fails part-way leaves this document and `state` as they were. Returns the number of
+    /// changes that were new.
+    pub fn receive_sync_message(
+        &mut self,
+        state: &mut automerge::sync::State,
+        message: automerge::sync::Message,
+    ) -> Result<usize, DomainError> {
+        use automerge::sync::SyncDoc;
+        let before = self.doc.get_heads();
+        let actor = self.doc.get_actor().clone();
+        let mut scratch = self.doc.fork().with_actor(actor);
+        let mut scratch_state = state.clone();
+        scratch
+            .sync()
+            .receive_sync_message(&mut scratch_state, message)
+            .map_err(|e| DomainError::Corrupt(format!("sync message does not apply: {e}")))?;
+        let new = scratch.get_changes(&before).len();
+        self.doc = scratch;
+        *state = scratch_state;
+        Ok(new)
+    }
+
+    /// Whether every change in `heads` (hex) is known here.
+    pub fn has_heads(&mut self, heads: &[ChangeHash]) -> bool {
+        heads
+            .iter()
+            .all(|h| self.doc.get_change_by_hash(h).is_some())
+    }
+
+    /// Whether the history up to `theirs` includes every change up to `ours`: `theirs` covers
+    /// `ours`. Hashes of `theirs` unknown here are ignored (they can only add to the history).
+    pub fn covers(&mut self, theirs: &[ChangeHash], ours: &[ChangeHash]) -> bool {
+        let known: Vec<ChangeHash> = theirs
+            .iter()
+            .copied()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .collect();
+        if ours.iter().all(|h| known.contains(h)) {
+            return true;
+        }
+        let missing: std::collections::HashSet<ChangeHash> = self
+            .doc
+            .get_changes(&known)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        ours.iter().all(|h| !missing.contains(h))
+    }
+
     /// Merges another replica of the same document.
     pub fn merge(&mut self, other: &mut RecordDoc) -> Result<(), DomainError> {
         self.doc.merge(&mut other.doc)?;

@@ -11,11 +11,13 @@ mod error;
 mod index;
 mod query;
 mod schema;
+mod sync;
 
 pub use docs::DocStats;
 pub use error::StoreError;
 pub use query::{ListFilter, RecordRow, SearchHit};
 pub use schema::latest_version as latest_schema_version;
+pub use sync::{heads_key, split_heads, ReceiptRow, SyncRow};
 
 use std::path::{Path, PathBuf};
 
@@ -95,6 +97,14 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Ok(Tx { tx })
+    }
+
+    /// `PRAGMA data_version`: changes whenever another connection (another process, e.g. the
+    /// CLI while the app runs) commits to the database. Cheap enough to poll every second.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// `PRAGMA integrity_check`; `Ok(())` when the database is sound.

@@ -129,6 +129,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX activities_station_date ON activities(station, date);
     "#,
+    // 2: sync with a relay — each document's heads, sync states per (relay, document), and
+    // delivery receipts (which unit is known to hold which heads, learned from the relay or
+    // from a bundle receipt).
+    r#"
+    ALTER TABLE documents ADD COLUMN heads TEXT;
+    CREATE TABLE sync_states (
+        relay        TEXT NOT NULL,
+        doc_id       TEXT NOT NULL,
+        state        BLOB NOT NULL,
+        shared_heads TEXT NOT NULL,
+        registered   INTEGER NOT NULL DEFAULT 0,
+        error        TEXT,
+        error_heads  TEXT,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (relay, doc_id)
+    );
+    CREATE TABLE receipts (
+        doc_id TEXT NOT NULL,
+        unit   TEXT NOT NULL,
+        via    TEXT NOT NULL CHECK (via IN ('relay', 'bundle')),
+        root   INTEGER NOT NULL DEFAULT 0,
+        heads  TEXT NOT NULL,
+        at     INTEGER NOT NULL,
+        PRIMARY KEY (doc_id, unit, via)
+    );
+    "#,
 ];
 
 /// Brings the schema up to date, each migration in its own transaction.
