@@ -6,13 +6,16 @@
 //! transaction, change it, validate, append the new changes as a chunk and update the index in
 //! the same transaction. When this returns `Ok`, the write is on disk.
 
+mod bundle;
 mod error;
 mod export;
 mod identity;
 mod import;
 mod records;
+pub mod sync;
 mod track;
 
+pub use bundle::{BundleMerged, BundleWritten};
 pub use error::ClientError;
 pub use export::ExportFormat;
 pub use identity::Identity;

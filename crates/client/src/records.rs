@@ -53,6 +53,7 @@ pub(crate) fn persist(
     if stats.chunk_count > COMPACT_AFTER_CHUNKS {
         tx.compact(record.id(), &doc.save(), now)?;
     }
+    tx.set_heads(record.id(), &heads_of(doc))?;
     // A document this device just created in one change cannot hold concurrent values.
     let conflicts = if created_here {
         0
@@ -61,6 +62,12 @@ pub(crate) fn persist(
     };
     tx.index_record(&record, conflicts)?;
     Ok(record)
+}
+
+/// A document's current heads in the store's canonical form.
+pub(crate) fn heads_of(doc: &mut RecordDoc) -> String {
+    let hex: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+    tidemark_store::heads_key(&hex)
 }
 
 /// Checks a record against the context, as an error listing every problem.

@@ -1,0 +1,443 @@
+//! The relay's HTTP API as the client uses it: one method per endpoint, bodies zstd-compressed,
+//! every byte counted, every failure classified (retry or tell the user).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use tidemark_sync_protocol::{decode_response, encode, DocMessage, Envelope, Limits};
+
+use super::SyncError;
+
+/// Media type of sync requests.
+const SYNC_MEDIA_TYPE: &str = "application/x-tidemark-sync";
+/// Bodies smaller than this are sent as they are: compressing them saves nothing.
+const COMPRESS_FROM: usize = 256;
+
+/// Bytes and requests on the wire, shared by every clone of a [`RelayHttp`].
+#[derive(Debug, Default)]
+pub struct WireCounters {
+    /// Request bytes sent (as sent: compressed when compressed).
+    pub bytes_up: AtomicU64,
+    /// Response bytes received (as received).
+    pub bytes_down: AtomicU64,
+    /// HTTP requests made (each a round trip).
+    pub requests: AtomicU64,
+}
+
+/// Totals from [`WireCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WireTotals {
+    /// Request bytes sent.
+    pub bytes_up: u64,
+    /// Response bytes received.
+    pub bytes_down: u64,
+    /// HTTP round trips.
+    pub requests: u64,
+}
+
+impl WireCounters {
+    /// The totals now.
+    pub fn totals(&self) -> WireTotals {
+        WireTotals {
+            bytes_up: self.bytes_up.load(Ordering::Relaxed),
+            bytes_down: self.bytes_down.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// An HTTP client for one relay, authenticated as this device.
+#[derive(Clone)]
+pub struct RelayHttp {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    counters: Arc<WireCounters>,
+}
+
+impl std::fmt::Debug for RelayHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret: never in logs or debug output.
+        f.debug_struct("RelayHttp")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// One document in the relay's change feed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedDoc {
+    /// Document id.
+    pub id: String,
+    /// The relay's heads (hex).
+    pub heads: Vec<String>,
+}
+
+/// One page of the change feed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedPage {
+    /// Where the next page starts.
+    pub cursor: i64,
+    /// Whether another page is waiting.
+    pub more: bool,
+    /// Documents changed after the requested cursor.
+    pub documents: Vec<FeedDoc>,
+}
+
+/// A document to create at the relay.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewDoc {
+    /// Document id.
+    pub id: String,
+    /// The unit that owns it.
+    pub owner_unit: String,
+    /// Record kind (chooses the relay's default grants).
+    pub kind: String,
+    /// Recipients or plan parties.
+    pub parties: Vec<String>,
+    /// Explicit grants (`{"unit","access"}`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<serde_json::Value>,
+}
+
+/// The relay's answer for one created document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreateResult {
+    /// Document id.
+    pub id: String,
+    /// `created`, `exists`, or an error code.
+    pub code: String,
+}
+
+/// Per-item status of a sync round.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ItemStatus {
+    /// Document id.
+    pub doc_id: String,
+    /// `ok` or an error code.
+    pub code: String,
+    /// Changes the relay accepted.
+    #[serde(default)]
+    pub accepted: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusDoc {
+    items: Vec<ItemStatus>,
+}
+
+/// What the relay knows about which units hold which heads of one document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocReceipts {
+    /// Document id.
+    pub id: String,
+    /// Units with at least one device that synced the document.
+    pub units: Vec<UnitReceipt>,
+}
+
+/// One unit's acknowledgements.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnitReceipt {
+    /// Unit name.
+    pub unit: String,
+    /// Whether it is the top of the unit tree.
+    #[serde(default)]
+    pub root: bool,
+    /// Its devices and the heads each acknowledged.
+    pub devices: Vec<DeviceHeads>,
+}
+
+/// The heads one device acknowledged.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeviceHeads {
+    /// Device id.
+    pub device_id: String,
+    /// Acknowledged heads (hex).
+    pub heads: Vec<String>,
+}
+
+/// The relay's answer to enrolment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnrollAnswer {
+    /// The device id the relay gave this device.
+    pub device_id: String,
+    /// The bearer token (secret).
+    pub token: String,
+    /// The relay's name for this device's unit.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// The top of the unit tree (HQ).
+    #[serde(default)]
+    pub root_unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+impl RelayHttp {
+    /// A client for the relay at `base` (`http(s)://host:port`), with `token` if enrolled.
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        timeout: Duration,
+        counters: Arc<WireCounters>,
+    ) -> Result<RelayHttp, SyncError> {
+        let base = normalise_url(base)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("tidemark/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(RelayHttp {
+            http,
+            base,
+            token,
+            counters,
+        })
+    }
+
+    /// The relay's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Wire totals so far.
+    pub fn totals(&self) -> WireTotals {
+        self.counters.totals()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.header(AUTHORIZATION, format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    /// Sends a request with an optional body (compressed when worth it) and returns the
+    /// response body, decompressed, or a classified error.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        body: Option<(&[u8], &str)>,
+    ) -> Result<Vec<u8>, SyncError> {
+        let mut req = self.authed(req).header(ACCEPT_ENCODING, "zstd");
+        let mut sent = 0usize;
+        if let Some((bytes, media)) = body {
+            req = req.header(CONTENT_TYPE, media);
+            if bytes.len() >= COMPRESS_FROM {
+                let packed = zstd::bulk::compress(bytes, 3)
+                    .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
+                sent = packed.len();
+                req = req.header(CONTENT_ENCODING, "zstd").body(packed);
+            } else {
+                sent = bytes.len();
+                req = req.body(bytes.to_vec());
+            }
+        }
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_up
+            .fetch_add(sent as u64, Ordering::Relaxed);
+        let resp = req.send().await.map_err(SyncError::from_reqwest)?;
+        let status = resp.status();
+        let zstd_body = resp
+            .headers()
+            .get(CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("zstd"));
+        let raw = resp.bytes().await.map_err(SyncError::from_reqwest)?;
+        self.counters
+            .bytes_down
+            .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        let bytes = if zstd_body {
+            let mut out = Vec::new();
+            zstd::stream::copy_decode(&raw[..], &mut out)
+                .map_err(|e| SyncError::bad_response(format!("undecodable response: {e}")))?;
+            out
+        } else {
+            raw.to_vec()
+        };
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes).ok();
+        let (code, message) = match detail {
+            Some(d) => (d.error.code, d.error.message),
+            None => (format!("http_{}", status.as_u16()), status.to_string()),
+        };
+        Err(SyncError::from_status(status, code, message))
+    }
+
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, SyncError> {
+        let encoded = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| SyncError::internal(e.to_string()))?;
+        let bytes = self
+            .send(req, encoded.as_deref().map(|b| (b, "application/json")))
+            .await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SyncError::bad_response(format!("unexpected answer from the relay: {e}")))
+    }
+
+    /// `GET /v1/health`: a cheap probe that the relay is reachable.
+    pub async fn health(&self) -> Result<(), SyncError> {
+        let _: serde_json::Value = self
+            .json(self.http.get(self.url("/v1/health")), None)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /v1/enroll`.
+    pub async fn enroll(&self, code: &str, actor_hex: &str) -> Result<EnrollAnswer, SyncError> {
+        let body = serde_json::json!({"code": code, "actor_hex": actor_hex});
+        self.json(self.http.post(self.url("/v1/enroll")), Some(&body))
+            .await
+    }
+
+    /// `GET /v1/feed?since=N`.
+    pub async fn feed(&self, since: i64) -> Result<FeedPage, SyncError> {
+        self.json(
+            self.http.get(self.url(&format!("/v1/feed?since={since}"))),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/documents/batch`.
+    pub async fn create_batch(&self, docs: &[NewDoc]) -> Result<Vec<CreateResult>, SyncError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            results: Vec<CreateResult>,
+        }
+        let body = serde_json::json!({ "documents": docs });
+        let a: Answer = self
+            .json(self.http.post(self.url("/v1/documents/batch")), Some(&body))
+            .await?;
+        Ok(a.results)
+    }
+
+    /// `POST /v1/sync`: one round for many documents.
+    pub async fn sync(
+        &self,
+        session: &str,
+        items: Vec<DocMessage>,
+    ) -> Result<(Vec<ItemStatus>, Vec<DocMessage>), SyncError> {
+        let body = encode(&Envelope { items });
+        let req = self
+            .http
+            .post(self.url("/v1/sync"))
+            .header("tidemark-session", session);
+        let bytes = self.send(req, Some((&body, SYNC_MEDIA_TYPE))).await?;
+        let (status, env) = decode_response(&bytes, &Limits::default())
+            .map_err(|e| SyncError::bad_response(format!("malformed sync response: {e}")))?;
+        let status: StatusDoc = serde_json::from_slice(&status)
+            .map_err(|e| SyncError::bad_response(format!("malformed sync status: {e}")))?;
+        Ok((status.items, env.items))
+    }
+
+    /// `POST /v1/receipts`.
+    pub async fn receipts(&self, ids: &[String]) -> Result<Vec<DocReceipts>, SyncError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            documents: Vec<DocReceipts>,
+        }
+        let body = serde_json::json!({ "ids": ids });
+        let a: Answer = self
+            .json(self.http.post(self.url("/v1/receipts")), Some(&body))
+            .await?;
+        Ok(a.documents)
+    }
+
+    /// `POST /v1/bundles`: hands a bundle to the relay; returns its receipt (JSON bytes).
+    pub async fn upload_bundle(&self, bundle: &[u8]) -> Result<Vec<u8>, SyncError> {
+        self.send(
+            self.http.post(self.url("/v1/bundles")),
+            Some((bundle, "application/x-tidemark-bundle")),
+        )
+        .await
+    }
+}
+
+/// Checks and normalises a relay URL: `http` or `https`, no trailing slash.
+pub fn normalise_url(url: &str) -> Result<String, SyncError> {
+    let u = url.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(u).map_err(|e| {
+        SyncError::config(format!(
+            "`{u}` is not a relay address ({e}); give one like https://relay.example.vn:8443"
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(SyncError::config(format!(
+            "`{u}` is not a relay address; give one like https://relay.example.vn:8443"
+        )));
+    }
+    Ok(u.to_string())
+}
+
+impl SyncError {
+    fn from_reqwest(e: reqwest::Error) -> SyncError {
+        if e.is_timeout() {
+            SyncError::retry("timeout", "the relay did not answer in time")
+        } else if e.is_connect() {
+            SyncError::retry("offline", "cannot reach the relay")
+        } else {
+            SyncError::retry("network", format!("the connection failed: {e}"))
+        }
+    }
+
+    fn from_status(status: StatusCode, code: String, message: String) -> SyncError {
+        match status.as_u16() {
+            401 => SyncError::fatal(
+                "unauthorized",
+                format!(
+                    "the relay does not accept this device ({message}); ask the administrator \
+                     for a new enrolment code and run `tidemark enroll` again"
+                ),
+            ),
+            403 => SyncError::fatal(
+                "forbidden",
+                format!("the relay refused: {message}; ask the administrator for access"),
+            ),
+            408 | 429 | 500..=599 => SyncError::retry(
+                if status.as_u16() == 429 {
+                    "rate_limited"
+                } else {
+                    "relay_error"
+                },
+                format!("the relay answered {status} ({code}): {message}"),
+            ),
+            _ => SyncError::fatal(
+                if code.is_empty() {
+                    "http_error"
+                } else {
+                    code.as_str()
+                },
+                format!("the relay answered {status}: {message}"),
+            ),
+        }
+    }
+}
