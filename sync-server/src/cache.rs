@@ -2,6 +2,9 @@
 //!
 //! The database stays the only truth: an entry is put back only after its changes committed,
 //! and anything that fails on the way simply drops the entry, so the next round reloads it.
+//! Each entry remembers the document's stored version (its newest chunk's sequence number); an
+//! entry whose version no longer matches the database (an admin `bundle import` wrote to it
+//! from another process) is dropped on `take`, so the caller reloads it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ pub struct DocCache {
 struct Entry {
     doc: AutoCommit,
     stored: usize,
+    version: i64,
     at: Instant,
 }
 
@@ -41,19 +45,25 @@ impl DocCache {
         }
     }
 
-    /// Removes and returns a document with its stored size; the caller puts it back after
-    /// its changes are committed.
-    pub fn take(&mut self, id: &str) -> Option<(AutoCommit, usize)> {
+    /// Removes and returns a document with its stored size if it is at `version` (dropping it
+    /// otherwise); the caller puts it back after its changes are committed.
+    pub fn take(&mut self, id: &str, version: i64) -> Option<(AutoCommit, usize)> {
         let e = self.entries.remove(id)?;
         self.used = self.used.saturating_sub(estimate(e.stored));
-        Some((e.doc, e.stored))
+        (e.version == version).then_some((e.doc, e.stored))
     }
 
-    /// Keeps a document, then evicts idle entries and, oldest first, any over the budget.
-    pub fn put(&mut self, id: &str, doc: AutoCommit, stored: usize, now: Instant) {
-        if let Some(old) = self.take(id) {
-            drop(old);
+    /// Drops a document, whatever its version.
+    pub fn forget(&mut self, id: &str) {
+        if let Some(e) = self.entries.remove(id) {
+            self.used = self.used.saturating_sub(estimate(e.stored));
         }
+    }
+
+    /// Keeps a document at stored `version`, then evicts idle entries and, oldest first, any
+    /// over the budget.
+    pub fn put(&mut self, id: &str, doc: AutoCommit, stored: usize, version: i64, now: Instant) {
+        self.forget(id);
         if estimate(stored) > self.budget {
             return;
         }
@@ -61,6 +71,7 @@ impl DocCache {
         let entry = Entry {
             doc,
             stored,
+            version,
             at: now,
         };
         self.entries.insert(id.to_string(), entry);
@@ -82,7 +93,7 @@ impl DocCache {
             else {
                 break;
             };
-            let _ = self.take(&oldest);
+            self.forget(&oldest);
         }
         let evicted = before - self.entries.len();
         if evicted > 0 {
@@ -113,17 +124,26 @@ mod tests {
     fn evicts_idle_entries_and_oldest_over_budget() {
         let t0 = Instant::now();
         let mut cache = DocCache::new(estimate(250), Duration::from_secs(60));
-        cache.put("a", doc(), 100, t0);
-        cache.put("b", doc(), 100, t0 + Duration::from_secs(1));
-        cache.put("c", doc(), 100, t0 + Duration::from_secs(2));
+        cache.put("a", doc(), 100, 1, t0);
+        cache.put("b", doc(), 100, 1, t0 + Duration::from_secs(1));
+        cache.put("c", doc(), 100, 1, t0 + Duration::from_secs(2));
         assert_eq!(cache.len(), 2);
-        assert!(cache.take("a").is_none());
-        let (d, stored) = cache.take("b").expect("b stays");
+        assert!(cache.take("a", 1).is_none());
+        let (d, stored) = cache.take("b", 1).expect("b stays");
         assert_eq!(stored, 100);
-        cache.put("b", d, 100, t0 + Duration::from_secs(3));
+        cache.put("b", d, 100, 1, t0 + Duration::from_secs(3));
         cache.evict(t0 + Duration::from_secs(62));
         assert_eq!(cache.len(), 1, "c went idle, b was used at 3 s");
-        cache.put("huge", doc(), 10_000, t0);
-        assert!(cache.take("huge").is_none());
+        cache.put("huge", doc(), 10_000, 1, t0);
+        assert!(cache.take("huge", 1).is_none());
+    }
+
+    #[test]
+    fn an_entry_written_behind_its_back_is_dropped() {
+        let t0 = Instant::now();
+        let mut cache = DocCache::new(estimate(1000), Duration::from_secs(60));
+        cache.put("tuần tra", doc(), 100, 7, t0);
+        assert!(cache.take("tuần tra", 8).is_none(), "stale version");
+        assert!(cache.is_empty());
     }
 }

@@ -2,12 +2,17 @@
 //!
 //! Settings precedence: defaults < `--config FILE` < `TIDEMARK_*` environment < flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use tidemark_sync_protocol::{bundle_sha256_hex, decode_bundle, BundleLimits};
+use tidemark_sync_server::cache::DocCache;
 use tidemark_sync_server::db::Db;
+use tidemark_sync_server::import::{import_bundle, Importer};
 use tidemark_sync_server::Settings;
 
 /// The Tidemark relay server and its admin commands.
@@ -51,8 +56,27 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// Import file bundles (USB transfer) into the relay's database.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
     /// Print a configuration file with every setting at its default.
     ExampleConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Import a bundle as the administrator (creation and write rights are trusted; every
+    /// change must still be made by a registered device of a unit that may write it) and write
+    /// its receipt for the sender.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+        /// Where to write the receipt (default: FILE.receipt.json).
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Unit { command } => unit(&open(&settings)?, command),
         Command::Device { command } => device(&open(&settings)?, &settings, command),
+        Command::Bundle { command } => bundle(&open(&settings)?, &settings, command),
     }
 }
 
@@ -172,6 +197,53 @@ fn device(db: &Db, settings: &Settings, command: DeviceCommand) -> anyhow::Resul
             println!("revoked {device}");
         }
     }
+    Ok(())
+}
+
+fn bundle(db: &Db, settings: &Settings, command: BundleCommand) -> anyhow::Result<()> {
+    let BundleCommand::Import { file, receipt } = command;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let limits = BundleLimits {
+        max_bytes: BundleLimits::default()
+            .max_bytes
+            .max(settings.max_bundle_bytes),
+        ..BundleLimits::default()
+    };
+    let decoded = decode_bundle(&bytes, &limits).map_err(|e| {
+        anyhow::anyhow!("{} cannot be imported: {e} ({})", file.display(), e.code())
+    })?;
+    let sha256 = bundle_sha256_hex(&bytes);
+    // A throwaway cache: a running relay notices the new chunks by their version and reloads.
+    let mut cache = DocCache::new(0, Duration::ZERO);
+    let max_doc_id = settings.limits().max_doc_id;
+    let written = import_bundle(
+        db,
+        &mut cache,
+        Importer::Admin,
+        &decoded,
+        &sha256,
+        max_doc_id,
+    )?;
+    let out = receipt.unwrap_or_else(|| {
+        let mut name = file.clone().into_os_string();
+        name.push(".receipt.json");
+        PathBuf::from(name)
+    });
+    std::fs::write(&out, written.to_json())
+        .with_context(|| format!("writing the receipt {}", out.display()))?;
+    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &written.documents {
+        *by_status.entry(d.status.as_str()).or_default() += 1;
+    }
+    let accepted: usize = written.documents.iter().map(|d| d.accepted).sum();
+    let counts: Vec<String> = by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!(
+        "bundle {}: {} documents ({}), {accepted} changes accepted",
+        written.bundle_id,
+        written.documents.len(),
+        counts.join(", ")
+    );
+    println!("receipt written to {}", out.display());
     Ok(())
 }
 

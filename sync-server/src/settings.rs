@@ -42,6 +42,10 @@ pub struct Settings {
     pub max_enrolments_per_minute: u32,
     /// Failed authentications allowed per client address per minute before 429 (0: no limit).
     pub max_failed_auth_per_minute: u32,
+    /// Largest bundle accepted by `POST /v1/bundles`, before and after decompression, in bytes.
+    pub max_bundle_bytes: usize,
+    /// Seconds a bundle upload may take before it is answered with 408.
+    pub bundle_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -62,6 +66,8 @@ impl Default for Settings {
             doc_idle_secs: 300,
             max_enrolments_per_minute: 10,
             max_failed_auth_per_minute: 30,
+            max_bundle_bytes: 256 * 1024 * 1024,
+            bundle_timeout_secs: 600,
         }
     }
 }
@@ -176,6 +182,16 @@ impl Settings {
             "TIDEMARK_MAX_FAILED_AUTH_PER_MINUTE",
             &mut self.max_failed_auth_per_minute,
         )?;
+        parse(
+            &env,
+            "TIDEMARK_MAX_BUNDLE_BYTES",
+            &mut self.max_bundle_bytes,
+        )?;
+        parse(
+            &env,
+            "TIDEMARK_BUNDLE_TIMEOUT_SECS",
+            &mut self.bundle_timeout_secs,
+        )?;
         Ok(())
     }
 
@@ -198,6 +214,14 @@ impl Settings {
             max_items: self.max_items,
             max_message: self.max_message_bytes,
             ..tidemark_sync_protocol::Limits::default()
+        }
+    }
+
+    /// Bundle decoding caps derived from these settings.
+    pub fn bundle_limits(&self) -> tidemark_sync_protocol::BundleLimits {
+        tidemark_sync_protocol::BundleLimits {
+            max_bytes: self.max_bundle_bytes,
+            ..tidemark_sync_protocol::BundleLimits::default()
         }
     }
 

@@ -60,7 +60,7 @@ pub struct ItemOutcome {
 
 /// A per-item failure: a stable code and a detail.
 #[derive(Debug)]
-struct ItemError(&'static str, String);
+pub(crate) struct ItemError(pub(crate) &'static str, pub(crate) String);
 
 impl From<AppError> for ItemError {
     fn from(e: AppError) -> Self {
@@ -128,13 +128,9 @@ fn run(
             "this unit may not write this document".into(),
         ));
     }
-    let (mut doc, stored) = match memory.docs.take(doc_id) {
-        Some(hit) => hit,
-        None => {
-            *loaded = true;
-            load(db, doc_id)?
-        }
-    };
+    let taken = take_doc(db, memory.docs, doc_id)?;
+    *loaded = taken.loaded;
+    let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
     let in_session = match memory.session {
         Some(s) => memory.sessions.take(doc_id, &device.id, s),
         None => None,
@@ -155,7 +151,10 @@ fn run(
     let now = std::time::Instant::now();
     match advance(db, &item, &mut doc, stored, msg, state) {
         Ok(done) => {
-            memory.docs.put(doc_id, done.fork, done.stored, now);
+            let version = done.version.unwrap_or(version);
+            memory
+                .docs
+                .put(doc_id, done.fork, done.stored, version, now);
             if let Some(session) = memory.session {
                 memory
                     .sessions
@@ -166,7 +165,7 @@ fn run(
         }
         Err(e) => {
             // Nothing was applied to `doc` (only to its fork): keep it loaded.
-            memory.docs.put(doc_id, doc, stored, now);
+            memory.docs.put(doc_id, doc, stored, version, now);
             Err(e)
         }
     }
@@ -184,6 +183,7 @@ struct Item<'a> {
 struct Advanced {
     fork: AutoCommit,
     stored: usize,
+    version: Option<i64>,
     state: State,
     accepted: usize,
     reply: Option<Message>,
@@ -209,38 +209,108 @@ fn advance(
     check_authors(db, item.meta, &new_changes)?;
     let accepted = new_changes.len();
     let reply = fork.sync().generate_sync_message(&mut state);
-    // Every accepted message adds a chunk; past a threshold the document is rewritten as one
-    // compacted save in the same transaction, so loading stays one short read.
-    let compact = accepted > 0 && db.chunk_count(doc_id)? + 1 >= COMPACT_AFTER_CHUNKS;
-    let chunk = match (accepted > 0, compact) {
-        (false, _) => None,
-        (true, false) => Some(fork.save_after(&before)),
-        (true, true) => Some(fork.save()),
-    };
-    let stored = match (&chunk, compact) {
-        (Some(c), true) => c.len(),
-        (Some(c), false) => stored + c.len(),
-        (None, _) => stored,
-    };
-    let heads = fork.get_heads().iter().map(|h| h.to_string()).collect();
-    db.commit_sync(&SyncWrite {
+    let chunk = chunk_for(db, doc_id, &mut fork, &before, accepted, stored)?;
+    let version = db.commit_sync(&SyncWrite {
         doc_id: doc_id.to_string(),
         device_id: device.id.clone(),
-        chunk,
-        replaces_all: compact,
-        heads,
+        chunk: chunk.bytes,
+        replaces_all: chunk.compact,
+        heads: hex_heads(&mut fork),
         state: state.encode(),
     })?;
     Ok(Advanced {
         fork,
-        stored,
+        stored: chunk.stored,
+        version,
         state,
         accepted,
         reply,
     })
 }
 
-fn check_authors(db: &Db, meta: &DocMeta, changes: &[automerge::Change]) -> Result<(), ItemError> {
+/// The bytes to store for a fork's new changes, and the document's stored size after.
+pub(crate) struct Chunk {
+    /// `None` when there is nothing new.
+    pub(crate) bytes: Option<Vec<u8>>,
+    /// Whether `bytes` is a full save replacing every stored chunk.
+    pub(crate) compact: bool,
+    /// Stored size after writing it.
+    pub(crate) stored: usize,
+}
+
+/// Every accepted change set adds a chunk; past a threshold the document is rewritten as one
+/// compacted save in the same transaction, so loading stays one short read.
+pub(crate) fn chunk_for(
+    db: &Db,
+    doc_id: &str,
+    fork: &mut AutoCommit,
+    before: &[automerge::ChangeHash],
+    accepted: usize,
+    stored: usize,
+) -> Result<Chunk, ItemError> {
+    let compact = accepted > 0 && db.chunk_count(doc_id)? + 1 >= COMPACT_AFTER_CHUNKS;
+    let bytes = match (accepted > 0, compact) {
+        (false, _) => None,
+        (true, false) => Some(fork.save_after(before)),
+        (true, true) => Some(fork.save()),
+    };
+    let stored = match (&bytes, compact) {
+        (Some(c), true) => c.len(),
+        (Some(c), false) => stored + c.len(),
+        (None, _) => stored,
+    };
+    Ok(Chunk {
+        bytes,
+        compact,
+        stored,
+    })
+}
+
+/// A document's heads as hex.
+pub(crate) fn hex_heads(doc: &mut AutoCommit) -> Vec<String> {
+    doc.get_heads().iter().map(|h| h.to_string()).collect()
+}
+
+/// A document taken for one item.
+pub(crate) struct Taken {
+    /// The document (empty when the relay has no changes for it yet).
+    pub(crate) doc: AutoCommit,
+    /// Its stored size.
+    pub(crate) stored: usize,
+    /// Its stored version ([`Db::doc_version`]).
+    pub(crate) version: i64,
+    /// Whether it was loaded from storage rather than found in the cache.
+    pub(crate) loaded: bool,
+}
+
+/// Takes a document out of the cache if it is still at its stored version, else loads it.
+pub(crate) fn take_doc(db: &Db, cache: &mut DocCache, doc_id: &str) -> Result<Taken, ItemError> {
+    let version = db.doc_version(doc_id)?;
+    if let Some((doc, stored)) = cache.take(doc_id, version) {
+        return Ok(Taken {
+            doc,
+            stored,
+            version,
+            loaded: false,
+        });
+    }
+    let (doc, stored) = load(db, doc_id)?;
+    Ok(Taken {
+        doc,
+        stored,
+        version,
+        loaded: true,
+    })
+}
+
+/// Checks that every change new to the relay is made by an actor registered to a non-revoked
+/// device of a unit that may write the document (`forged_author` otherwise). Shared by sync
+/// items and bundle imports.
+pub(crate) fn check_authors(
+    db: &Db,
+    meta: &DocMeta,
+    changes: &[automerge::Change],
+) -> Result<(), ItemError> {
     let mut seen: HashMap<String, bool> = HashMap::new();
     for change in changes {
         let actor = change.actor_id().to_hex_string();

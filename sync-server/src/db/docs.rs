@@ -1,6 +1,7 @@
-//! Documents, grants and access, chunks, per-(document, device) sync states, the change feed.
+//! Documents, grants and access: creation (one or a batch in one transaction), sharing, the
+//! access rule.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{audit, now, Db, Device};
@@ -37,6 +38,17 @@ pub struct Grant {
     pub access: Access,
 }
 
+/// A document to create: id, owner unit, grants (defaults of its kind already applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    /// The document id.
+    pub id: String,
+    /// The owner unit.
+    pub owner: String,
+    /// Grants to other units.
+    pub grants: Vec<Grant>,
+}
+
 /// A document's owner and grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocMeta {
@@ -44,34 +56,6 @@ pub struct DocMeta {
     pub owner: String,
     /// Grants to other units.
     pub grants: Vec<Grant>,
-}
-
-/// Everything one accepted sync item persists, in one transaction.
-#[derive(Debug, Clone)]
-pub struct SyncWrite {
-    /// The document.
-    pub doc_id: String,
-    /// The device that sent the message.
-    pub device_id: String,
-    /// New changes as one chunk, when there are any.
-    pub chunk: Option<Vec<u8>>,
-    /// When set, `chunk` is a full save that replaces every stored chunk (compaction).
-    pub replaces_all: bool,
-    /// Heads after the changes (hex), written to the feed with the chunk.
-    pub heads: Vec<String>,
-    /// The encoded sync state for (document, device).
-    pub state: Vec<u8>,
-}
-
-/// One row of the change feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FeedEntry {
-    /// Feed position.
-    pub seq: i64,
-    /// The document.
-    pub doc_id: String,
-    /// Its heads (hex) after that change.
-    pub heads: Vec<String>,
 }
 
 impl Db {
@@ -83,41 +67,55 @@ impl Db {
         owner: &str,
         grants: &[Grant],
     ) -> Result<(), AppError> {
-        if !self.unit_chain(owner)?.contains(&device.unit) {
-            return Err(AppError::Forbidden(
-                "a device creates documents only for its unit or units below it".into(),
-            ));
-        }
+        let doc = NewDocument {
+            id: id.to_string(),
+            owner: owner.to_string(),
+            grants: grants.to_vec(),
+        };
+        self.check_new(Some(&device.unit), &doc)?;
         let tx = self.conn.unchecked_transaction()?;
-        let n = tx.execute(
-            "INSERT OR IGNORE INTO documents (id, owner_unit, created_by, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![id, owner, device.id, now()],
-        )?;
-        if n == 0 {
-            return Err(AppError::Conflict {
-                code: "exists",
-                message: "document exists already".into(),
-            });
-        }
-        for g in grants {
-            self.unit_parent(&g.unit)?;
-            let access = match g.access {
-                Access::Write => "write",
-                Access::Read => "read",
-                Access::None => continue,
-            };
-            tx.execute(
-                "INSERT OR REPLACE INTO grants (doc_id, unit, access) VALUES (?1, ?2, ?3)",
-                params![id, g.unit, access],
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO feed (doc_id, heads) VALUES (?1, '')",
-            params![id],
-        )?;
-        audit(&tx, &device.id, "document.create", id)?;
+        insert_document(&tx, &device.id, &doc)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Creates many documents in one transaction; one result per document, in order. A
+    /// document that is refused (`forbidden`, `not_found`, `exists`) writes nothing; a database
+    /// failure fails them all.
+    pub fn create_documents(
+        &self,
+        device: &Device,
+        docs: &[NewDocument],
+    ) -> Result<Vec<Result<(), AppError>>, AppError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut out = Vec::with_capacity(docs.len());
+        for doc in docs {
+            let result = self
+                .check_new(Some(&device.unit), doc)
+                .and_then(|()| insert_document(&tx, &device.id, doc));
+            match result {
+                Err(e @ (AppError::Database(_) | AppError::Internal(_))) => return Err(e),
+                other => out.push(other),
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Checks that a document may be created before anything is written: the owner unit
+    /// exists and, for a device, is its unit or below it; every granted unit exists.
+    pub fn check_new(&self, creator_unit: Option<&str>, doc: &NewDocument) -> Result<(), AppError> {
+        let chain = self.unit_chain(&doc.owner)?;
+        if let Some(unit) = creator_unit {
+            if !chain.iter().any(|u| u == unit) {
+                return Err(AppError::Forbidden(
+                    "a device creates documents only for its unit or units below it".into(),
+                ));
+            }
+        }
+        for g in &doc.grants {
+            self.unit_parent(&g.unit)?;
+        }
         Ok(())
     }
 
@@ -210,84 +208,40 @@ impl Db {
         };
         Ok(granted.max(inherited))
     }
+}
 
-    /// All stored chunks of a document, concatenated in order (loadable as one document).
-    pub fn load_chunks(&self, id: &str) -> Result<Vec<u8>, AppError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
-        let mut out = Vec::new();
-        let mut rows = stmt.query([id])?;
-        while let Some(row) = rows.next()? {
-            let bytes: Vec<u8> = row.get(0)?;
-            out.extend_from_slice(&bytes);
-        }
-        Ok(out)
+/// Inserts a checked document with its grants, an empty-heads feed row and an audit row;
+/// `Conflict` (`exists`) when the id is taken. Runs inside the caller's transaction.
+pub(super) fn insert_document(
+    conn: &Connection,
+    created_by: &str,
+    doc: &NewDocument,
+) -> Result<(), AppError> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO documents (id, owner_unit, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![doc.id, doc.owner, created_by, now()],
+    )?;
+    if n == 0 {
+        return Err(AppError::Conflict {
+            code: "exists",
+            message: "document exists already".into(),
+        });
     }
-
-    /// How many chunks a document is stored in.
-    pub fn chunk_count(&self, id: &str) -> Result<usize, AppError> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT COUNT(*) FROM chunks WHERE doc_id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-        Ok(usize::try_from(n).unwrap_or(0))
-    }
-
-    /// The persisted sync state of (document, device), if any.
-    pub fn sync_state(&self, doc_id: &str, device_id: &str) -> Result<Option<Vec<u8>>, AppError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT state FROM sync_states WHERE doc_id = ?1 AND device_id = ?2",
-                [doc_id, device_id],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    /// Persists one accepted sync item: chunk, feed row and sync state in one transaction.
-    pub fn commit_sync(&self, w: &SyncWrite) -> Result<(), AppError> {
-        let tx = self.conn.unchecked_transaction()?;
-        if let Some(chunk) = &w.chunk {
-            if w.replaces_all {
-                tx.execute("DELETE FROM chunks WHERE doc_id = ?1", params![w.doc_id])?;
-            }
-            tx.execute(
-                "INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)",
-                params![w.doc_id, chunk],
-            )?;
-            tx.execute(
-                "INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)",
-                params![w.doc_id, w.heads.join(",")],
-            )?;
-        }
-        tx.execute(
-            "INSERT OR REPLACE INTO sync_states (doc_id, device_id, state) VALUES (?1, ?2, ?3)",
-            params![w.doc_id, w.device_id, w.state],
+    for g in &doc.grants {
+        let access = match g.access {
+            Access::Write => "write",
+            Access::Read => "read",
+            Access::None => continue,
+        };
+        conn.execute(
+            "INSERT OR REPLACE INTO grants (doc_id, unit, access) VALUES (?1, ?2, ?3)",
+            params![doc.id, g.unit, access],
         )?;
-        tx.commit()?;
-        Ok(())
     }
-
-    /// Feed rows after `since`, oldest first, at most `limit`.
-    pub fn feed_after(&self, since: i64, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, doc_id, heads FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![since, limit as i64], |r| {
-            let heads: String = r.get(2)?;
-            Ok(FeedEntry {
-                seq: r.get(0)?,
-                doc_id: r.get(1)?,
-                heads: heads
-                    .split(',')
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
+    conn.execute(
+        "INSERT INTO feed (doc_id, heads) VALUES (?1, '')",
+        params![doc.id],
+    )?;
+    audit(conn, created_by, "document.create", &doc.id)
 }

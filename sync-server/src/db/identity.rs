@@ -36,6 +36,10 @@ pub struct Enrolment {
     pub device_id: String,
     /// The bearer token; shown once, stored only hashed.
     pub token: String,
+    /// The device's unit.
+    pub unit: String,
+    /// The top-most ancestor of that unit (the provincial command).
+    pub root_unit: String,
 }
 
 impl Db {
@@ -100,6 +104,15 @@ impl Db {
             Some((id, expires, None)) if expires > now() => id,
             _ => return Err(invalid()),
         };
+        let unit: String = tx.query_row(
+            "SELECT unit FROM devices WHERE id = ?1",
+            [&device_id],
+            |r| r.get(0),
+        )?;
+        let root_unit = self
+            .unit_chain(&unit)?
+            .pop()
+            .unwrap_or_else(|| unit.clone());
         let taken: Option<String> = tx
             .query_row(
                 "SELECT device_id FROM device_actors WHERE actor_hex = ?1",
@@ -128,7 +141,12 @@ impl Db {
         )?;
         audit(&tx, &device_id, "device.enrolled", &device_id)?;
         tx.commit()?;
-        Ok(Enrolment { device_id, token })
+        Ok(Enrolment {
+            device_id,
+            token,
+            unit,
+            root_unit,
+        })
     }
 
     /// The device holding `token`, if it exists and is not revoked.

@@ -3,6 +3,7 @@
 //! Only this module knows SQL. Every write that a client sees acknowledged is committed with
 //! `synchronous=FULL` first, so it survives `kill -9` and power loss.
 
+mod chunks;
 mod docs;
 mod identity;
 mod schema;
@@ -14,7 +15,8 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::AppError;
 
-pub use docs::{Access, DocMeta, FeedEntry, Grant, SyncWrite};
+pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
+pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment};
 pub use schema::CURRENT as SCHEMA_VERSION;
 

@@ -65,6 +65,8 @@ const STEPS: &[&str] = &[
         action TEXT NOT NULL,
         subject TEXT NOT NULL
     );",
+    // 2: when each sync state was last written, for delivery receipts (`POST /v1/receipts`).
+    "ALTER TABLE sync_states ADD COLUMN updated_at INTEGER;",
 ];
 
 /// The schema version this build writes.

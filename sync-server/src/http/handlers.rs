@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::{body, AppState, Authed};
-use crate::db::{Access, Grant};
+use crate::db::{Access, Grant, NewDocument};
 use crate::error::AppError;
 
 /// `GET /v1/health`: no authentication.
@@ -39,9 +39,12 @@ struct EnrollRequest {
 struct EnrollResponse {
     device_id: String,
     token: String,
+    unit: String,
+    root_unit: String,
 }
 
-/// `POST /v1/enroll {code, actor_hex}` → `{device_id, token}`.
+/// `POST /v1/enroll {code, actor_hex}` → `{device_id, token, unit, root_unit}`: the device's
+/// unit and the top-most ancestor of that unit.
 pub async fn enroll(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -79,15 +82,18 @@ pub async fn enroll(
         serde_json::to_value(EnrollResponse {
             device_id: e.device_id,
             token: e.token,
+            unit: e.unit,
+            root_unit: e.root_unit,
         })
         .map_err(|e| AppError::Internal(e.to_string()))?,
     ))
 }
 
+/// The body of `POST /v1/documents`, and one item of `POST /v1/documents/batch`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateDocument {
-    id: String,
+pub(super) struct CreateDocument {
+    pub(super) id: String,
     owner_unit: String,
     /// Record kind (`patrol`, `info_exchange`, `plan`…): chooses the default grants.
     #[serde(default)]
@@ -113,18 +119,31 @@ pub async fn create_document(
         state.settings().max_request_bytes,
     )?;
     let req: CreateDocument = body::json(&bytes)?;
-    if req.id.is_empty() || req.id.len() > state.settings().limits().max_doc_id {
-        return Err(AppError::bad(
-            "bad_doc_id",
-            "document id is empty or too long",
-        ));
-    }
-    let id = req.id.clone();
-    let grants = crate::defaults::grants(req.kind.as_deref(), &req.parties, &req.grants)?;
+    let doc = req.checked(state.settings().limits().max_doc_id)?;
+    let id = doc.id.clone();
     state
-        .with_db(move |db| db.create_document(&device, &req.id, &req.owner_unit, &grants))
+        .with_db(move |db| db.create_document(&device, &doc.id, &doc.owner, &doc.grants))
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
+}
+
+impl CreateDocument {
+    /// The document to create, once its id and kind are checked (`bad_doc_id`, `bad_kind`),
+    /// with the default grants of its kind.
+    pub(super) fn checked(self, max_doc_id: usize) -> Result<NewDocument, AppError> {
+        if self.id.is_empty() || self.id.len() > max_doc_id {
+            return Err(AppError::bad(
+                "bad_doc_id",
+                "document id is empty or too long",
+            ));
+        }
+        let grants = crate::defaults::grants(self.kind.as_deref(), &self.parties, &self.grants)?;
+        Ok(NewDocument {
+            id: self.id,
+            owner: self.owner_unit,
+            grants,
+        })
+    }
 }
 
 /// Query of `GET /v1/feed`.

@@ -1,7 +1,9 @@
 //! The HTTP surface: shared state, the router with its layers, and `serve`.
 
 mod auth;
+mod batch;
 mod body;
+mod bundles;
 mod handlers;
 mod sync;
 mod tls;
@@ -87,27 +89,40 @@ impl AppState {
 }
 
 /// The relay's routes with body limit, timeout, concurrency limit and tracing layers.
+///
+/// Bundle uploads have their own body limit (`max_bundle_bytes`) and timeout
+/// (`bundle_timeout_secs`): a bundle is far larger than a sync round.
 pub fn router(state: AppState) -> Router {
     let s = state.settings();
     let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
-    let limit = s.max_request_bytes;
+    let bundle_timeout = Duration::from_secs(s.bundle_timeout_secs.max(1));
     let concurrency = s.max_concurrent_requests.max(1);
-    Router::new()
+    let api = Router::new()
         .route("/v1/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/enroll", post(handlers::enroll))
         .route("/v1/documents", post(handlers::create_document))
+        .route("/v1/documents/batch", post(batch::create_documents))
         .route("/v1/documents/{id}", get(handlers::document_info))
         .route("/v1/documents/{id}/grants", post(handlers::share_document))
         .route("/v1/feed", get(handlers::feed))
+        .route("/v1/receipts", post(batch::receipts))
         .route("/v1/sync", post(sync::sync))
-        .fallback(handlers::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(s.max_request_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ))
+        ));
+    let uploads = Router::new()
+        .route("/v1/bundles", post(bundles::upload))
+        .layer(DefaultBodyLimit::max(s.max_bundle_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            bundle_timeout,
+        ));
+    api.merge(uploads)
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -1,0 +1,222 @@
+//! Stored changes and what points at them: chunks, per-(document, device) sync states, the
+//! change feed, and the writes of a sync item or a bundle import (each one transaction).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::docs::{insert_document, NewDocument};
+use super::{audit, now, Db};
+use crate::error::AppError;
+
+/// Everything one accepted sync item persists, in one transaction.
+#[derive(Debug, Clone)]
+pub struct SyncWrite {
+    /// The document.
+    pub doc_id: String,
+    /// The device that sent the message.
+    pub device_id: String,
+    /// New changes as one chunk, when there are any.
+    pub chunk: Option<Vec<u8>>,
+    /// When set, `chunk` is a full save that replaces every stored chunk (compaction).
+    pub replaces_all: bool,
+    /// Heads after the changes (hex), written to the feed with the chunk.
+    pub heads: Vec<String>,
+    /// The encoded sync state for (document, device).
+    pub state: Vec<u8>,
+}
+
+/// Everything one imported bundle document persists, in one transaction.
+#[derive(Debug, Clone)]
+pub struct ImportWrite {
+    /// Who imports: a device id, or `admin`.
+    pub actor: String,
+    /// The document to create first, when the relay lacks it.
+    pub create: Option<NewDocument>,
+    /// The document.
+    pub doc_id: String,
+    /// New changes as one chunk, when there are any.
+    pub chunk: Option<Vec<u8>>,
+    /// When set, `chunk` is a full save that replaces every stored chunk (compaction).
+    pub replaces_all: bool,
+    /// Heads after the changes (hex), written to the feed with the chunk.
+    pub heads: Vec<String>,
+}
+
+/// One row of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedEntry {
+    /// Feed position.
+    pub seq: i64,
+    /// The document.
+    pub doc_id: String,
+    /// Its heads (hex) after that change.
+    pub heads: Vec<String>,
+}
+
+/// A device's persisted sync state for a document: what the relay knows it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncAck {
+    /// The device.
+    pub device_id: String,
+    /// Its unit.
+    pub unit: String,
+    /// The encoded `automerge::sync::State`.
+    pub state: Vec<u8>,
+    /// Unix seconds of the last write, when known (states written before schema 2 lack it).
+    pub updated_at: Option<i64>,
+}
+
+impl Db {
+    /// All stored chunks of a document, concatenated in order (loadable as one document).
+    pub fn load_chunks(&self, id: &str) -> Result<Vec<u8>, AppError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bytes FROM chunks WHERE doc_id = ?1 ORDER BY seq")?;
+        let mut out = Vec::new();
+        let mut rows = stmt.query([id])?;
+        while let Some(row) = rows.next()? {
+            let bytes: Vec<u8> = row.get(0)?;
+            out.extend_from_slice(&bytes);
+        }
+        Ok(out)
+    }
+
+    /// How many chunks a document is stored in.
+    pub fn chunk_count(&self, id: &str) -> Result<usize, AppError> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM chunks WHERE doc_id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The stored version of a document: the sequence number of its newest chunk (0 for none).
+    /// Any write of changes, from this process or another, moves it.
+    pub fn doc_version(&self, id: &str) -> Result<i64, AppError> {
+        Ok(self.conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM chunks WHERE doc_id = ?1",
+            [id],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// The persisted sync state of (document, device), if any.
+    pub fn sync_state(&self, doc_id: &str, device_id: &str) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state FROM sync_states WHERE doc_id = ?1 AND device_id = ?2",
+                [doc_id, device_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every device's persisted sync state for a document, by unit then device.
+    pub fn sync_acks(&self, doc_id: &str) -> Result<Vec<SyncAck>, AppError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.device_id, d.unit, s.state, s.updated_at
+             FROM sync_states s JOIN devices d ON d.id = s.device_id
+             WHERE s.doc_id = ?1 ORDER BY d.unit, s.device_id",
+        )?;
+        let rows = stmt.query_map([doc_id], |r| {
+            Ok(SyncAck {
+                device_id: r.get(0)?,
+                unit: r.get(1)?,
+                state: r.get(2)?,
+                updated_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Persists one accepted sync item: chunk, feed row and sync state in one transaction.
+    /// Returns the document's new version when a chunk was written.
+    pub fn commit_sync(&self, w: &SyncWrite) -> Result<Option<i64>, AppError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let version = match &w.chunk {
+            Some(chunk) => Some(write_chunk(
+                &tx,
+                &w.doc_id,
+                chunk,
+                w.replaces_all,
+                &w.heads,
+            )?),
+            None => None,
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO sync_states (doc_id, device_id, state, updated_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![w.doc_id, w.device_id, w.state, now()],
+        )?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    /// Persists one imported bundle document: its creation if needed, the chunk, the feed row
+    /// and an audit row in one transaction. Returns the new version when a chunk was written.
+    pub fn commit_import(&self, w: &ImportWrite) -> Result<Option<i64>, AppError> {
+        let tx = self.conn.unchecked_transaction()?;
+        if let Some(doc) = &w.create {
+            insert_document(&tx, &w.actor, doc)?;
+        }
+        let version = match &w.chunk {
+            Some(chunk) => Some(write_chunk(
+                &tx,
+                &w.doc_id,
+                chunk,
+                w.replaces_all,
+                &w.heads,
+            )?),
+            None => None,
+        };
+        audit(&tx, &w.actor, "bundle.document", &w.doc_id)?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    /// Feed rows after `since`, oldest first, at most `limit`.
+    pub fn feed_after(&self, since: i64, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, doc_id, heads FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![since, limit as i64], |r| {
+            let heads: String = r.get(2)?;
+            Ok(FeedEntry {
+                seq: r.get(0)?,
+                doc_id: r.get(1)?,
+                heads: heads
+                    .split(',')
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Stores a chunk (replacing all others when it is a compacted save) and its feed row; returns
+/// the chunk's sequence number, the document's new version.
+fn write_chunk(
+    conn: &Connection,
+    doc_id: &str,
+    chunk: &[u8],
+    replaces_all: bool,
+    heads: &[String],
+) -> Result<i64, AppError> {
+    if replaces_all {
+        conn.execute("DELETE FROM chunks WHERE doc_id = ?1", params![doc_id])?;
+    }
+    conn.execute(
+        "INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)",
+        params![doc_id, chunk],
+    )?;
+    let seq = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)",
+        params![doc_id, heads.join(",")],
+    )?;
+    Ok(seq)
+}
