@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use automerge::sync::{Message, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ReadDoc, TextEncoding, ROOT};
-use tidemark_sync_protocol::{decode_response, encode, DocMessage, Envelope, Limits};
+use tidemark_sync_protocol::{
+    decode_response, encode, Bundle, BundleDoc, BundleDocMeta, BundleHeader, DocMessage, Envelope,
+    Limits, BUNDLE_FORMAT,
+};
 use tidemark_sync_server::db::Db;
 use tidemark_sync_server::Settings;
 use tokio::sync::oneshot;
@@ -147,11 +150,63 @@ impl Peer {
             .await
             .unwrap();
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        self.local(id, text);
+    }
+
+    /// Starts `id` locally only (the relay does not know it) with a text field.
+    pub fn local(&mut self, id: &str, text: &str) {
         let mut doc = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit)
             .with_actor(self.actor.clone());
         let notes = doc.put_object(ROOT, "notes", ObjType::Text).unwrap();
         doc.splice_text(&notes, 0, 0, text).unwrap();
+        doc.commit();
         self.docs.insert(id.to_string(), doc);
+    }
+
+    /// Hex heads of a local document.
+    pub fn heads(&mut self, id: &str) -> Vec<String> {
+        let doc = self.docs.get_mut(id).unwrap();
+        doc.get_heads().iter().map(|h| h.to_string()).collect()
+    }
+
+    /// A bundle of full saves of local documents: (id, kind, owner unit) each.
+    pub fn bundle(&mut self, unit: &str, docs: &[(&str, &str, &str)]) -> Bundle {
+        let docs = docs
+            .iter()
+            .map(|(id, kind, owner)| {
+                let heads = self.heads(id);
+                BundleDoc {
+                    meta: BundleDocMeta {
+                        id: id.to_string(),
+                        kind: kind.to_string(),
+                        owner_unit: owner.to_string(),
+                        parties: Vec::new(),
+                        heads,
+                    },
+                    data: self.docs.get_mut(*id).unwrap().save(),
+                }
+            })
+            .collect();
+        Bundle {
+            header: BundleHeader {
+                format: BUNDLE_FORMAT.into(),
+                version: 1,
+                bundle_id: format!("bundle-{}", ActorId::random().to_hex_string()),
+                created_at: 1_735_687_181,
+                from_unit: unit.to_string(),
+                from_device: self.id.clone(),
+                for_unit: None,
+                since: None,
+            },
+            docs,
+        }
+    }
+
+    /// Uploads bundle bytes: (HTTP status, JSON body).
+    pub async fn upload(&self, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+        let resp = self.post("/v1/bundles").body(bytes).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
     }
 
     /// Appends text to the `notes` field of a document.
