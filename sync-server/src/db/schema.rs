@@ -107,4 +107,25 @@ mod tests {
             assert_eq!(v, CURRENT);
         }
     }
+
+    #[test]
+    fn a_version_1_database_keeps_its_sync_states_without_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("relay.sqlite3")).expect("open");
+        conn.execute_batch(STEPS[0]).expect("step 1");
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO units (name, created_at) VALUES ('Đồn Biên phòng Tân Thành', 0);
+             INSERT INTO devices (id, unit, name) VALUES ('dev-1', 'Đồn Biên phòng Tân Thành', 'máy');
+             INSERT INTO documents (id, owner_unit, created_by, created_at)
+                 VALUES ('patrol:TT:1', 'Đồn Biên phòng Tân Thành', 'dev-1', 0);
+             INSERT INTO sync_states (doc_id, device_id, state) VALUES ('patrol:TT:1', 'dev-1', x'00');",
+        )
+        .expect("version 1 data");
+        migrate(&mut conn).expect("migrate");
+        let at: Option<i64> = conn
+            .query_row("SELECT updated_at FROM sync_states", [], |r| r.get(0))
+            .expect("row kept");
+        assert_eq!(at, None);
+    }
 }
