@@ -303,6 +303,28 @@ async fn bundles_above_the_cap_get_413_and_need_a_token() {
 }
 
 #[tokio::test]
+async fn bundles_have_their_own_cap_above_the_request_cap() {
+    let relay = Relay::start_with(|s| {
+        s.max_request_bytes = 1024;
+        s.max_bundle_bytes = 1024 * 1024;
+    })
+    .await;
+    relay.add_unit("TT", None);
+    let mut tt = relay.device("TT").await;
+    let id = "patrol:TT:20250118:01";
+    let noise: String = (0..100)
+        .map(|_| ActorId::random().to_hex_string())
+        .collect();
+    tt.local(id, &format!("Tuần tra dài. {noise}"));
+    let bytes = encode_bundle(&tt.bundle("TT", &[(id, "patrol", "TT")]));
+    assert!(bytes.len() > 1024);
+    let (status, receipt) = tt.upload(bytes).await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(entry(&receipt, id)["status"], "ok");
+    relay.stop().await;
+}
+
+#[tokio::test]
 async fn the_admin_command_imports_while_the_relay_runs() {
     let relay = province().await;
     let mut tt = relay.device("TT").await;
