@@ -110,15 +110,22 @@ impl Client {
             };
             let mut doc = RecordDoc::load(&bytes, &self.identity().actor)?;
             let heads = doc.heads();
-            let data = match known.get(id.as_str()).and_then(|d| hashes(&d.heads)) {
-                Some(theirs) if doc.has_heads(&theirs) => {
-                    if doc.covers(&theirs, &heads) {
-                        unchanged += 1;
-                        continue;
-                    }
-                    doc.save_after(&theirs)
-                }
-                _ => doc.save(),
+            // The recipient's heads may include changes this device never saw (it merged
+            // others' work): what it lacks from us is what is not below the ones we know.
+            let theirs: Vec<ChangeHash> = known
+                .get(id.as_str())
+                .and_then(|d| hashes(&d.heads))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|h| doc.has_heads(std::slice::from_ref(h)))
+                .collect();
+            let data = if theirs.is_empty() {
+                doc.save()
+            } else if doc.covers(&theirs, &heads) {
+                unchanged += 1;
+                continue;
+            } else {
+                doc.save_after(&theirs)
             };
             docs.push(BundleDoc {
                 meta: BundleDocMeta {
@@ -282,7 +289,9 @@ impl ReadFilter {
         let tree = c.store().unit_tree()?;
         let key = fold_for_search(unit);
         let mut parents = HashMap::new();
-        let mut is_hq = false;
+        // The relay's root unit (or a unit record of kind `hq`) is HQ even when this device
+        // has no record of it.
+        let mut is_hq = c.hq_unit()?.is_some_and(|h| fold_for_search(&h) == key);
         for (name, parent, kind) in tree {
             let k = fold_for_search(&name);
             if k == key && kind == "hq" {

@@ -114,22 +114,21 @@ impl RecordDoc {
         if bytes.is_empty() {
             return Ok(0);
         }
-        // `load_incremental` quietly keeps whatever prefix of the bytes parses; read them
-        // strictly first so that junk is an error, not a silent partial load.
-        AutoCommit::load_with_options(
-            bytes,
+        // `load_incremental` quietly keeps whatever prefix of the bytes parses. Load this
+        // document's own save followed by the bytes strictly instead: junk, or changes whose
+        // dependencies are missing, is an error and this document stays as it was.
+        let before = self.doc.get_heads();
+        let actor = self.doc.get_actor().clone();
+        let mut all = self.doc.save();
+        all.extend_from_slice(bytes);
+        let loaded = AutoCommit::load_with_options(
+            &all,
             load_options().on_partial_load(automerge::OnPartialLoad::Error),
         )
-        .map_err(|e| DomainError::Corrupt(e.to_string()))?;
-        // Then apply to a copy: a chunk that parses but fails to apply must not leave this
-        // document half changed.
-        let actor = self.doc.get_actor().clone();
-        let mut scratch = self.doc.fork().with_actor(actor);
-        let n = scratch
-            .load_incremental(bytes)
-            .map_err(|e| DomainError::Corrupt(e.to_string()))?;
-        self.doc = scratch;
-        Ok(n)
+        .map_err(|e| DomainError::Corrupt(e.to_string()))?
+        .with_actor(actor);
+        self.doc = loaded;
+        Ok(self.doc.get_changes(&before).len())
     }
 
     /// The next sync message for a peer whose state is `state`, if there is anything to say.
