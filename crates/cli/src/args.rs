@@ -158,6 +158,43 @@ pub enum Command {
         /// The value to keep (JSON, or plain text).
         value: String,
     },
+    /// Enrol this device with a relay using a one-time code from its administrator.
+    Enroll {
+        /// The relay's address (https://relay.example.vn:8443).
+        #[arg(long)]
+        server: String,
+        /// The one-time enrolment code.
+        #[arg(long)]
+        code: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Sync with the relay: once, or keep syncing until interrupted (Ctrl-C).
+    Sync {
+        /// One session, then exit.
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Sync state: the relay, the last successful sync, changes not yet at the relay.
+    Status {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// File bundles for carrying changes where no link exists.
+    Bundle {
+        /// export, import or upload.
+        #[command(subcommand)]
+        action: BundleAction,
+    },
+    /// A narrated run of the whole story on this machine: a relay, a province's units, a day
+    /// without signal, conflicts, a USB bundle.
+    Demo {
+        /// Keep the demo's files here (default: a temporary directory, removed at the end).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// GPS tracks.
     Track {
         /// What to do.
@@ -169,6 +206,45 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: DocAction,
+    },
+}
+
+/// Bundle subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BundleAction {
+    /// Write the changes a recipient lacks to a file (for a USB stick).
+    Export {
+        /// The bundle file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only what this unit may read (default: everything).
+        #[arg(long = "for-unit")]
+        for_unit: Option<String>,
+        /// A receipt the recipient wrote: only changes after what it already has.
+        #[arg(long)]
+        since: Option<PathBuf>,
+        #[command(flatten)]
+        out_fmt: Output,
+    },
+    /// Merge a bundle (and write a receipt for its sender), or take in a receipt.
+    Import {
+        /// A bundle file, or a receipt file that came back from a recipient.
+        file: PathBuf,
+        /// Where to write the receipt (default: FILE.receipt.json).
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Hand a bundle to the relay (when a station's stick reaches a connected machine).
+    Upload {
+        /// The bundle file.
+        file: PathBuf,
+        /// Where to write the relay's receipt (default: FILE.receipt.json).
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+        #[command(flatten)]
+        out: Output,
     },
 }
 

@@ -82,9 +82,15 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             Ok(())
         }
         Command::Show { id, out } => {
-            let view = open()?.show(&id).map_err(fail)?;
+            let c = open()?;
+            let view = c.show(&id).map_err(fail)?;
             if out.json {
-                return output::json(&view);
+                let delivery = c.delivery(&id).map_err(fail)?;
+                let mut v =
+                    serde_json::to_value(&view).map_err(|e| Failure::Internal(e.to_string()))?;
+                v["delivery"] = serde_json::to_value(&delivery)
+                    .map_err(|e| Failure::Internal(e.to_string()))?;
+                return output::json(&v);
             }
             let value =
                 serde_json::to_value(&view.record).map_err(|e| Failure::Internal(e.to_string()))?;
@@ -107,6 +113,7 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                 view.changes
             );
             print_conflicts(&id, &view.conflicts, lang);
+            print_delivery(&c.delivery(&id).map_err(fail)?, lang);
             Ok(())
         }
         Command::Search {
@@ -231,6 +238,13 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             Ok(())
         }
         Command::Doc { action } => doc(&mut open()?, action, lang),
+        Command::Enroll { server, code, out } => {
+            crate::syncing::enroll(open()?, &server, &code, out.json, lang)
+        }
+        Command::Sync { once, out } => crate::syncing::sync(open()?, once, out.json, lang),
+        Command::Status { out } => crate::syncing::status(&open()?, out.json, lang),
+        Command::Bundle { action } => crate::syncing::bundle(open()?, action, lang),
+        Command::Demo { dir } => crate::demo::run(dir, lang),
     }
 }
 
@@ -256,6 +270,39 @@ fn saved(lang: Lang, id: &str, outcome: tidemark_client::WriteOutcome) {
             "{id}: {}",
             t(lang, "đã lưu trên máy", "saved on this device")
         ),
+    }
+}
+
+fn print_delivery(d: &tidemark_client::sync::Delivery, lang: Lang) {
+    use tidemark_client::sync::DeliveryStage::*;
+    let mark = |stage| if d.stage >= stage { "✓" } else { "·" };
+    say!(
+        "{:>20}: {} {} → {} {} → {} {}",
+        t(lang, "chuyển giao", "delivery"),
+        mark(SavedHere),
+        SavedHere.label(lang),
+        mark(AtRelay),
+        AtRelay.label(lang),
+        mark(ReceivedByHq),
+        ReceivedByHq.label(lang)
+    );
+    for u in &d.units {
+        say!(
+            "{:>20}  {} {} ({}{})",
+            "",
+            if u.current { "✓" } else { "…" },
+            u.unit,
+            if u.via == "bundle" {
+                t(lang, "qua gói USB", "by USB bundle")
+            } else {
+                t(lang, "qua máy chủ", "via the relay")
+            },
+            if u.current {
+                ""
+            } else {
+                t(lang, ", bản cũ hơn", ", an older state")
+            }
+        );
     }
 }
 

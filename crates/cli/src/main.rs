@@ -14,7 +14,9 @@ macro_rules! say {
 
 mod args;
 mod commands;
+mod demo;
 mod output;
+mod syncing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
