@@ -20,3 +20,5 @@ cargo test --workspace --locked
 
 step "benchmark: list/filter/search over ${TIDEMARK_BENCH_RECORDS:-100000} records"
 cargo bench --locked -p tidemark-client --bench query
+step "benchmark: catch-up after a day offline on ${TIDEMARK_BENCH_DAYS:-30} days of history"
+cargo bench --locked -p tidemark-province --bench catchup

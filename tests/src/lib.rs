@@ -23,6 +23,16 @@ pub const STATIONS: [&str; 3] = [
 /// The two district Party committees.
 pub const COMMITTEES: [&str; 2] = ["Huyện ủy Gò Công Đông", "Huyện ủy Tân Phú Đông"];
 
+/// Every coastal station of the province (code, name); the story uses the first three.
+pub const ALL_STATIONS: [(&str, &str); 6] = [
+    ("tt", "Đồn Biên phòng Tân Thành"),
+    ("kp", "Đồn Biên phòng Kiểng Phước"),
+    ("vl", "Đồn Biên phòng Vàm Láng"),
+    ("pt", "Đồn Biên phòng Phú Tân"),
+    ("pd", "Đồn Biên phòng Phú Đông"),
+    ("ct", "Đồn Biên phòng Cửa Tiểu"),
+];
+
 /// Short keys of the devices, in the order of [`Province::devices`].
 pub const KEYS: [&str; 6] = ["hq", "tt", "kp", "vl", "gcd", "tpd"];
 
@@ -67,11 +77,12 @@ pub struct Province {
 pub fn unit_of(key: &str) -> &'static str {
     match key {
         "hq" => HQ,
-        "tt" => STATIONS[0],
-        "kp" => STATIONS[1],
-        "vl" => STATIONS[2],
         "gcd" => COMMITTEES[0],
-        _ => COMMITTEES[1],
+        "tpd" => COMMITTEES[1],
+        k => ALL_STATIONS
+            .iter()
+            .find(|s| s.0 == k)
+            .map_or(STATIONS[0], |s| s.1),
     }
 }
 
@@ -88,6 +99,16 @@ impl Province {
     /// Starts a relay under `root/relay` with the province's units, and creates and enrols a
     /// device store per unit under `root/<key>`.
     pub async fn start(root: &Path) -> Result<Province> {
+        Province::start_with_stations(root, 3).await
+    }
+
+    /// Like [`Province::start`] with `stations` coastal stations (3 to 6): keys `hq`, the
+    /// station codes of [`ALL_STATIONS`], `gcd`, `tpd`.
+    pub async fn start_with_stations(root: &Path, stations: usize) -> Result<Province> {
+        let stations = stations.clamp(1, ALL_STATIONS.len());
+        let mut keys: Vec<&'static str> = vec!["hq"];
+        keys.extend(ALL_STATIONS.iter().take(stations).map(|s| s.0));
+        keys.extend(["gcd", "tpd"]);
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let relay = EmbeddedRelay::start(&root.join("relay"))
             .await
@@ -95,7 +116,12 @@ impl Province {
         relay
             .add_unit(HQ, None)
             .map_err(|e| anyhow!("adding {HQ}: {e}"))?;
-        for u in STATIONS.iter().chain(COMMITTEES.iter()) {
+        for u in ALL_STATIONS
+            .iter()
+            .take(stations)
+            .map(|s| &s.1)
+            .chain(COMMITTEES.iter())
+        {
             relay
                 .add_unit(u, Some(HQ))
                 .map_err(|e| anyhow!("adding a unit: {e}"))?;
@@ -105,10 +131,10 @@ impl Province {
             ..SyncOptions::default()
         };
         let mut devices = Vec::new();
-        for (i, key) in KEYS.iter().enumerate() {
+        for (i, key) in keys.iter().enumerate() {
             let unit = unit_of(key);
             let dir = root.join(key);
-            let client = Client::init(&dir, unit, USERS[i])?;
+            let client = Client::init(&dir, unit, USERS[i % USERS.len()])?;
             let shared: SharedClient = Arc::new(Mutex::new(client));
             let code = relay
                 .enrolment_code(unit, &format!("máy {key}"))

@@ -149,7 +149,8 @@ pub fn import_lines(c: &mut Client, lines: &[String]) -> Result<usize> {
     Ok(report.created + report.updated)
 }
 
-/// Records `n` patrols of station `i` (0..3) on day `day`, saved on its device.
+/// Records `n` patrols of station `i` (index into [`crate::ALL_STATIONS`]) on day `day`,
+/// saved on its device.
 pub fn record_patrols(
     c: &mut Client,
     rng: &mut Rng,
@@ -159,7 +160,9 @@ pub fn record_patrols(
 ) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for k in 0..n {
-        let line = patrol(rng, (STATION_CODES[i], STATIONS[i]), day, k).to_string();
+        let (code, name) = crate::ALL_STATIONS[i % crate::ALL_STATIONS.len()];
+        let code = code.to_uppercase();
+        let line = patrol(rng, (&code, name), day, k).to_string();
         let record = parse_line(&line)
             .map_err(|e| anyhow!("generated patrol does not parse: {e:?}"))?
             .record;
