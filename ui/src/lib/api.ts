@@ -1,0 +1,184 @@
+// The command layer: every call the UI makes to the Tauri shell (src-tauri/src/commands.rs).
+// Everything is local and immediate; the network is only ever touched by the shell's
+// background sync task, which reports through the `sync-status` event.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+export type Lang = "vi" | "en";
+
+/** A validation message, bilingual, attached to a field path (e.g. `vessel`, `crew[0]`). */
+export interface Problem {
+  field: string;
+  code: string;
+  vi: string;
+  en: string;
+}
+
+/** Every command error. `kind`: invalid | not_found | user | not_set_up | sync | internal. */
+export interface AppError {
+  kind: string;
+  message: string;
+  problems?: Problem[];
+}
+
+export interface AppInfo {
+  /** false before the first-run screen has created the device store */
+  set_up: boolean;
+  unit: string | null;
+  user: string | null;
+  device_id: string | null;
+  enrolled: boolean;
+  relay: string | null;
+  /** whether this device belongs to HQ (the relay's root unit or a unit of kind `hq`) */
+  hq: boolean;
+  lang: Lang;
+}
+
+export interface RecordRow {
+  id: string;
+  kind: string;
+  unit: string;
+  date: string | null;
+  title: string;
+  conflicts: number;
+}
+
+export interface ListQuery {
+  kind?: string;
+  unit?: string;
+  from?: string; // YYYY-MM-DD
+  to?: string;
+  limit?: number; // default 200, 0 = all
+  offset?: number;
+}
+
+export interface Author {
+  user: string;
+  unit: string;
+  device: string;
+  op: string;
+}
+
+export interface ConflictValue {
+  value: unknown;
+  author: Author;
+  time: number; // unix seconds
+  change: string;
+}
+
+export interface Conflict {
+  field: string;
+  values: ConflictValue[]; // the first is the one shown
+}
+
+export type DeliveryStage = "saved_here" | "at_relay" | "received_by_hq";
+
+export interface Delivery {
+  stage: DeliveryStage;
+  enrolled: boolean;
+  units: { unit: string; via: "relay" | "bundle"; hq: boolean; current: boolean; at: number }[];
+}
+
+/** A record in the interchange JSON shape (`{"type": "patrol", "id": …, …}`), see
+ * ../shared/design/interchange-format.md and crates/domain/src/records/. */
+export type RecordJson = { type: string; id: string; [field: string]: unknown };
+
+export interface RecordView {
+  record: RecordJson;
+  conflicts: Conflict[];
+  track_points: number;
+  changes: number;
+  delivery: Delivery;
+  /** decoded GPS track of a patrol: [lat, lon, unix seconds] */
+  track: [number, number, number][];
+}
+
+export interface HistoryEntry {
+  change: string;
+  author: Author;
+  time: number;
+  fields: { field: string; old: unknown; new: unknown }[];
+}
+
+export type WriteOutcome = "created" | "updated" | "unchanged";
+
+export type SyncStatus =
+  | { state: "idle" }
+  | { state: "offline"; code: string; retry_in_secs: number; pending: number }
+  | { state: "connecting" }
+  | { state: "syncing"; docs_done: number; docs_total: number; bytes_up: number; bytes_down: number }
+  | { state: "up_to_date"; at: number; pending: number; wire: { bytes_up: number; bytes_down: number; requests: number } }
+  | { state: "error"; code: string; message: string };
+
+export interface SyncSummary {
+  relay: string | null;
+  device_id: string | null;
+  unit: string | null;
+  last_ok: number | null;
+  last_error: { code: string; message: string; at: number } | null;
+  pending: number;
+  refused: [string, string][];
+}
+
+export interface UnitInfo {
+  id: string;
+  name: string;
+  code: string | null;
+  kind: string; // hq | station | district_committee | party_committee | partner
+  parent: string | null;
+}
+
+export interface Dashboard {
+  /** records by kind in the filtered period */
+  counts: { kind: string; count: number }[];
+  /** per unit: counts and the latest records with their delivery stage */
+  units: { unit: string; count: number; latest: (RecordRow & { stage: DeliveryStage })[] }[];
+}
+
+const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  /** first run: create the device store; with server+code also enrol */
+  setUp: (a: { unit: string; user: string; server?: string; code?: string }) =>
+    call<AppInfo>("set_up", a),
+  enroll: (server: string, code: string) => call<AppInfo>("enroll", { server, code }),
+  setLang: (lang: Lang) => call<void>("set_lang", { lang }),
+
+  units: () => call<UnitInfo[]>("units"),
+  list: (q: ListQuery) => call<{ rows: RecordRow[]; total: number }>("list_records", { q }),
+  search: (text: string, kind?: string, limit = 100) =>
+    call<RecordRow[]>("search_records", { text, kind, limit }),
+  get: (id: string) => call<RecordView>("get_record", { id }),
+  /** validates and saves (create or update); errors of kind `invalid` carry `problems` */
+  save: (record: RecordJson) => call<WriteOutcome>("save_record", { record }),
+  /** one field; `value` is JSON (a string for text) */
+  editField: (id: string, field: string, value: unknown) =>
+    call<WriteOutcome>("edit_field", { id, field, value }),
+  /** a character-position splice into a text field (plan sections: `sections[1].body`) */
+  splice: (id: string, field: string, pos: number, del: number, text: string) =>
+    call<WriteOutcome>("splice_text", { id, field, pos, delete: del, text }),
+  history: (id: string) => call<HistoryEntry[]>("record_history", { id }),
+  conflicts: () => call<{ id: string; conflicts: Conflict[] }[]>("list_conflicts"),
+  resolve: (id: string, field: string, value: unknown) =>
+    call<WriteOutcome>("resolve_conflict", { id, field, value }),
+  /** GPX or NMEA text of a track file chosen in the UI */
+  importTrack: (id: string, fileName: string, text: string) =>
+    call<{ points: number; skipped: number }>("import_track", { id, fileName, text }),
+  acknowledge: (id: string) => call<WriteOutcome>("acknowledge_exchange", { id }),
+  dashboard: (q: { unit?: string; from?: string; to?: string; kind?: string }) =>
+    call<Dashboard>("dashboard", { q }),
+
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  syncSummary: () => call<SyncSummary>("sync_summary"),
+  syncNow: () => call<void>("sync_now"),
+};
+
+/** Sync status changes from the background task. */
+export const onSyncStatus = (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
+  listen<SyncStatus>("sync-status", (e) => f(e.payload));
+
+/** Records changed by sync (ids); screens showing them re-read. */
+export const onRecordsChanged = (f: (ids: string[]) => void): Promise<UnlistenFn> =>
+  listen<string[]>("records-changed", (e) => f(e.payload));
