@@ -1,0 +1,2 @@
+// Test setup shared by every Vitest file.
+export {};
