@@ -38,7 +38,8 @@ export function setDirtyGuard(g: Guard | null): void {
 /** Whether leaving is fine: no dirty form, or the user agreed to drop the edits. */
 export function mayLeave(): boolean {
   if (!guard || !guard()) return true;
-  const ok = window.confirm(t("common.unsaved"));
+  // A web view without script dialogs would return undefined: keep the edits then.
+  const ok = typeof window.confirm === "function" && window.confirm(t("common.unsaved")) === true;
   if (ok) guard = null;
   return ok;
 }
