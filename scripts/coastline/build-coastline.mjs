@@ -176,6 +176,7 @@ function main() {
   const out = {
     source: "OpenStreetMap coastline via @geo-maps/countries-coastline-1m 0.6.0",
     license: "© OpenStreetMap contributors, ODbL 1.0",
+    attribution: "© OpenStreetMap",
     generator: "scripts/coastline/build-coastline.mjs",
     bbox: [BOX.minLon, BOX.minLat, BOX.maxLon, BOX.maxLat],
     tolerance_deg: tolerance,
