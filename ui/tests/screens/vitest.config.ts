@@ -1,5 +1,4 @@
-// Runs these screen tests with the shared Vite/Vitest config (ui/vite.config.ts), whose
-// `test.include` only covers src/**. Until it also lists tests/**:
+// Runs only these screen tests with the shared config (`npm test` runs them with everyone's):
 //   npx vitest run --config tests/screens/vitest.config.ts
 import { defineConfig } from "vitest/config";
 import base from "../../vite.config.ts";
