@@ -152,4 +152,39 @@ describe("PlanScreen", () => {
     expect(ta.value.slice(0, ta.selectionStart)).toBe("Định kỳ: Tuần tra chung biển");
     await tick();
   });
+
+  it("a sync arriving while a splice is in flight re-reads only after it, keeping the typing", async () => {
+    let release: () => void = () => {};
+    const { calls, store } = backend([plan, ...items], {
+      overrides: {
+        splice_text: (a) =>
+          new Promise((r) => {
+            release = () => {
+              // the local store applies the splice when the call finishes
+              const secs = store.get("plan:2024-2025")!.sections as { heading: string; body: string }[];
+              const body = Array.from(secs[0].body);
+              body.splice(a.pos as number, a.delete as number, ...Array.from(a.text as string));
+              secs[0].body = body.join("");
+              r("updated");
+            };
+          }),
+      },
+    });
+    render(PlanScreen, { today: "2025-05-01" });
+    const ta = (await screen.findByTestId("plan-section-0")) as HTMLTextAreaElement;
+    ta.focus();
+    ta.value = "Tăng cường phối hợp bảo vệ chủ quyền biển, đảo.";
+    ta.setSelectionRange(ta.value.length, ta.value.length);
+    await fireEvent.input(ta);
+    const before = calls.filter((c) => c.cmd === "get_record").length;
+    await emit("records-changed", ["plan:2024-2025"]);
+    await tick();
+    // no re-read while the splice is unanswered
+    expect(calls.filter((c) => c.cmd === "get_record").length).toBe(before);
+    release();
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "get_record").length).toBe(before + 1));
+    await tick();
+    expect(ta.value).toBe("Tăng cường phối hợp bảo vệ chủ quyền biển, đảo.");
+    expect(ta.selectionStart).toBe(ta.value.length);
+  });
 });
