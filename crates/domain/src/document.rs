@@ -303,21 +303,32 @@ impl RecordDoc {
         meta: &CommitMeta,
     ) -> Result<Option<ChangeHash>, DomainError> {
         let kind = self.kind()?;
-        if !text_fields(kind).contains(&field) {
-            return Err(DomainError::BadValue {
-                field: field.into(),
-                reason: format!(
-                    "not a text field of {kind}; text fields: {}",
-                    text_fields(kind).join(", ")
-                ),
-            });
-        }
-        let obj = match self.doc.get(ROOT, field)? {
-            Some((Value::Object(ObjType::Text), id)) => id,
-            _ => {
-                return Err(DomainError::Unreadable(format!(
-                    "`{field}` holds no text object"
-                )));
+        let not_text = || DomainError::BadValue {
+            field: field.into(),
+            reason: format!(
+                "not a text field of {kind}; text fields: {}{}",
+                text_fields(kind).join(", "),
+                if kind == RecordKind::Plan {
+                    " and sections[N].body"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let obj = if field.contains('[') || field.contains('.') {
+            // A text inside a list of maps, e.g. a plan's `sections[1].body`.
+            self.text_at_path(field).ok_or_else(not_text)?
+        } else {
+            if !text_fields(kind).contains(&field) {
+                return Err(not_text());
+            }
+            match self.doc.get(ROOT, field)? {
+                Some((Value::Object(ObjType::Text), id)) => id,
+                _ => {
+                    return Err(DomainError::Unreadable(format!(
+                        "`{field}` holds no text object"
+                    )));
+                }
             }
         };
         let current = self.doc.text(&obj)?;
@@ -337,6 +348,44 @@ impl RecordDoc {
         self.doc
             .splice_text(&obj, start, del_bytes as isize, insert)?;
         Ok(self.commit(&meta.with_op("splice")))
+    }
+
+    /// The text object at a path like `sections[1].body` (keys and list indexes), if the path
+    /// exists and ends at a text object.
+    fn text_at_path(&self, path: &str) -> Option<automerge::ObjId> {
+        let mut obj = ROOT;
+        let mut rest = path;
+        while !rest.is_empty() {
+            let (key, index, tail) = {
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                let key = &rest[..end];
+                let mut tail = &rest[end..];
+                let mut index = None;
+                if let Some(after) = tail.strip_prefix('[') {
+                    let close = after.find(']')?;
+                    index = Some(after[..close].parse::<usize>().ok()?);
+                    tail = &after[close + 1..];
+                }
+                (key, index, tail.strip_prefix('.').unwrap_or(tail))
+            };
+            if key.is_empty() {
+                return None;
+            }
+            let (value, id) = self.doc.get(&obj, key).ok()??;
+            obj = match (value, index) {
+                (Value::Object(ObjType::List), Some(i)) => match self.doc.get(&id, i).ok()?? {
+                    (Value::Object(_), item) => item,
+                    _ => return None,
+                },
+                (Value::Object(_), None) => id,
+                _ => return None,
+            };
+            rest = tail;
+        }
+        match self.doc.object_type(&obj) {
+            Ok(ObjType::Text) => Some(obj),
+            _ => None,
+        }
     }
 
     /// Sets one top-level field from a JSON value (a bare string is taken as a string).

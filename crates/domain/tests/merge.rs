@@ -234,3 +234,50 @@ fn malformed_bytes_are_refused_and_leave_the_document_unchanged() {
     assert_eq!(a.heads(), heads);
     assert_eq!(a.read().expect("read"), before);
 }
+
+#[test]
+fn plan_sections_merge_character_edits_from_two_units() {
+    let plan = tidemark_domain::interchange::parse_line(
+        r#"{"type":"plan","id":"plan:2025","title":"Kế hoạch phối hợp năm 2025","period_from":"2025-01-01","period_to":"2025-12-31","parties":["Đồn Biên phòng Tân Thành"],"sections":[{"heading":"I. Mục đích","body":"Phối hợp bảo vệ chủ quyền."},{"heading":"II. Nội dung","body":"Tuần tra chung trên biển."}]}"#,
+    )
+    .expect("plan")
+    .record;
+    let (mut a, mut b) = replicas(&plan);
+    a.splice(
+        "sections[1].body",
+        0,
+        0,
+        "Huyện ủy: ",
+        &meta("a", "u", "d", 2),
+    )
+    .expect("a");
+    b.splice(
+        "sections[1].body",
+        25,
+        0,
+        " Đồn bố trí 2 tàu.",
+        &meta("b", "u", "d", 3),
+    )
+    .expect("b");
+    a.merge(&mut b).expect("merge");
+    let Record::Plan(p) = a.read().expect("read") else {
+        panic!()
+    };
+    assert_eq!(
+        p.sections[1].body.as_str(),
+        "Huyện ủy: Tuần tra chung trên biển. Đồn bố trí 2 tàu."
+    );
+    assert_eq!(p.sections[0].body.as_str(), "Phối hợp bảo vệ chủ quyền.");
+    // Paths that do not end at a text are refused.
+    for bad in [
+        "sections[9].body",
+        "sections[1].heading",
+        "sections.body",
+        "title[0]",
+    ] {
+        assert!(
+            a.splice(bad, 0, 0, "x", &meta("a", "u", "d", 4)).is_err(),
+            "{bad}"
+        );
+    }
+}
