@@ -6,6 +6,7 @@
 //! transaction, change it, validate, append the new changes as a chunk and update the index in
 //! the same transaction. When this returns `Ok`, the write is on disk.
 
+mod app;
 mod bundle;
 mod error;
 mod export;
@@ -15,6 +16,7 @@ mod records;
 pub mod sync;
 mod track;
 
+pub use app::{Dashboard, KindCount, StagedRow, UnitInfo, UnitSummary};
 pub use bundle::{BundleMerged, BundleWritten};
 pub use error::ClientError;
 pub use export::ExportFormat;

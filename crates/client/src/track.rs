@@ -32,16 +32,28 @@ impl Client {
         let text = std::fs::read(file)
             .map_err(|e| ClientError::io(format!("reading {}", file.display()), e))?;
         let text = String::from_utf8_lossy(&text);
-        let ext = file
+        self.import_track_text(id, &file.display().to_string(), &text)
+    }
+
+    /// Adds the track in `text`, a file named `name` (its extension says GPX or NMEA), to
+    /// patrol `id` — for the app, which reads the file the user picked.
+    pub fn import_track_text(
+        &mut self,
+        id: &str,
+        name: &str,
+        text: &str,
+    ) -> Result<TrackReport, ClientError> {
+        let ext = Path::new(name)
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let bad = |e: track::TrackError| ClientError::User(format!("{}: {e}", file.display()));
+        let file = name;
+        let bad = |e: track::TrackError| ClientError::User(format!("{file}: {e}"));
         let (points, skipped) = match ext.as_str() {
-            "gpx" => (track::parse_gpx(&text).map_err(bad)?, Vec::new()),
+            "gpx" => (track::parse_gpx(text).map_err(bad)?, Vec::new()),
             "nmea" | "txt" | "log" => {
-                let r = track::parse_nmea(&text).map_err(bad)?;
+                let r = track::parse_nmea(text).map_err(bad)?;
                 (r.points, r.skipped)
             }
             other => {

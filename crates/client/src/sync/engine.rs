@@ -50,6 +50,8 @@ pub enum SyncStatus {
         pending: usize,
         /// The session's bytes and round trips.
         wire: WireTotals,
+        /// Records that changed here in the session (at most 1,000 ids).
+        changed: Vec<String>,
     },
     /// Sync stopped on something the user must fix; the engine waits for a nudge.
     Error {
@@ -235,6 +237,7 @@ fn up_to_date(shared: &SharedClient, status: &watch::Sender<SyncStatus>, report:
         at: crate::now_secs(),
         pending: pending(shared),
         wire: report.wire,
+        changed: report.changed.clone(),
     });
 }
 

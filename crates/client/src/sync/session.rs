@@ -46,6 +46,8 @@ pub struct SyncReport {
     pub refused: Vec<(String, String)>,
     /// Delivery receipts learned.
     pub receipts: usize,
+    /// Records that changed here (changes received), at most 1,000 ids.
+    pub changed: Vec<String>,
     /// Bytes and round trips on the wire.
     pub wire: WireTotals,
     /// Wall time in milliseconds.
@@ -465,6 +467,9 @@ impl<'a> Session<'a> {
                 }
                 persist(&tx, &mut doc, &before, false)?;
                 self.report.changes_received += received;
+                if self.report.changed.len() < 1000 {
+                    self.report.changed.push(id.clone());
+                }
             }
             let shared: Vec<String> = state
                 .shared_heads
