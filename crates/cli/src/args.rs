@@ -194,6 +194,10 @@ pub enum Command {
         /// Keep the demo's files here (default: a temporary directory, removed at the end).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// After the story, keep the relay running (until Ctrl-C) so the desktop app can open
+        /// a device of the province (`DIR/hq`, `DIR/tt`…); writes `DIR/relay.url` when ready.
+        #[arg(long, requires = "dir")]
+        serve: bool,
     },
     /// GPS tracks.
     Track {

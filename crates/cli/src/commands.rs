@@ -244,7 +244,7 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
         Command::Sync { once, out } => crate::syncing::sync(open()?, once, out.json, lang),
         Command::Status { out } => crate::syncing::status(&open()?, out.json, lang),
         Command::Bundle { action } => crate::syncing::bundle(open()?, action, lang),
-        Command::Demo { dir } => crate::demo::run(dir, lang),
+        Command::Demo { dir, serve } => crate::demo::run(dir, serve, lang),
     }
 }
 

@@ -22,7 +22,7 @@ impl Narrator for Printer {
 }
 
 /// Runs the story in `dir` (a temporary directory, removed afterwards, when `None`).
-pub fn run(dir: Option<PathBuf>, lang: Lang) -> Result<(), Failure> {
+pub fn run(dir: Option<PathBuf>, serve: bool, lang: Lang) -> Result<(), Failure> {
     let tmp;
     let root = match dir {
         Some(d) => d,
@@ -49,6 +49,25 @@ pub fn run(dir: Option<PathBuf>, lang: Lang) -> Result<(), Failure> {
             root.display()
         );
         let fig = story::run(&p, &mut Printer(lang), lang).await;
+        if serve && fig.is_ok() {
+            std::fs::write(root.join("relay.url"), p.relay_url())?;
+            say!(
+                "\n{} {} — {} {}/hq",
+                t(
+                    lang,
+                    "Máy chủ trung chuyển vẫn chạy tại",
+                    "The relay keeps running at"
+                ),
+                p.relay_url(),
+                t(
+                    lang,
+                    "ứng dụng mở thiết bị của Bộ Chỉ huy:",
+                    "the app opens HQ's device:"
+                ),
+                root.display()
+            );
+            let _ = tokio::signal::ctrl_c().await;
+        }
         p.stop().await?;
         fig
     });
