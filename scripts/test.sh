@@ -9,6 +9,9 @@ export CARGO_TERM_COLOR=never
 
 step() { echo; echo "==> $*"; }
 
+step "UI: unit tests (Vitest) and production build"
+(cd ui && npm test --silent && npm run build --silent)
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -17,6 +20,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "end to end: the built app in a real window under Xvfb, driven through WebKitWebDriver"
+cargo build --locked -p tidemark-app --features custom-protocol
+TIDEMARK_E2E_APP="$PWD/target/debug/tidemark-app" \
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo test --locked -p tidemark-app --features custom-protocol --test e2e -- --ignored --nocapture
+echo "screenshots: $PWD/target/e2e-screenshots/"
 
 step "benchmark: list/filter/search over ${TIDEMARK_BENCH_RECORDS:-100000} records"
 cargo bench --locked -p tidemark-client --bench query

@@ -1,0 +1,408 @@
+//! The commands of `ui/src/lib/api.ts`: each deserializes, calls the client crate and maps
+//! errors to `{kind, message, problems?}`. Writes nudge the sync engine; none waits on it.
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Runtime, State};
+use tidemark_client::sync::{self, Delivery, SharedClient, SyncStatus, SyncSummary};
+use tidemark_client::{Client, ClientError, Dashboard, RecordView, UnitInfo, WriteOutcome};
+use tidemark_domain::{conflicts::Conflict, interchange::parse_line, HistoryEntry, Lang, Message};
+use tidemark_store::{ListFilter, RecordRow};
+
+use crate::Shell;
+
+/// Every command error, as the UI receives it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CmdError {
+    /// `invalid`, `not_found`, `user`, `not_set_up`, `sync`, `internal`.
+    pub kind: &'static str,
+    /// A sentence for the user.
+    pub message: String,
+    /// Validation messages by field, for `invalid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<Message>>,
+}
+
+impl CmdError {
+    fn new(kind: &'static str, message: impl Into<String>) -> CmdError {
+        CmdError {
+            kind,
+            message: message.into(),
+            problems: None,
+        }
+    }
+}
+
+impl From<ClientError> for CmdError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Invalid(problems) => CmdError {
+                kind: "invalid",
+                message: problems
+                    .iter()
+                    .map(|m| m.text(Lang::Vi).to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                problems: Some(problems),
+            },
+            ClientError::NotFound(_) => CmdError::new("not_found", e.to_string()),
+            ClientError::NotInitialised(_) => CmdError::new("not_set_up", e.to_string()),
+            e if e.is_user_error() => CmdError::new("user", e.localized(Lang::Vi)),
+            e => {
+                tracing::error!(error = %e, "command failed");
+                CmdError::new("internal", e.to_string())
+            }
+        }
+    }
+}
+
+impl From<sync::SyncError> for CmdError {
+    fn from(e: sync::SyncError) -> Self {
+        CmdError::new("sync", format!("{} [{}]", e.message, e.code))
+    }
+}
+
+type Res<T> = Result<T, CmdError>;
+
+fn client(shell: &Shell) -> Res<SharedClient> {
+    shell.client().ok_or_else(|| {
+        CmdError::new(
+            "not_set_up",
+            "Chưa thiết lập thiết bị: hãy nhập đơn vị và người dùng. (This device is not set up yet.)",
+        )
+    })
+}
+
+fn with<T>(shell: &Shell, f: impl FnOnce(&mut Client) -> Result<T, ClientError>) -> Res<T> {
+    let shared = client(shell)?;
+    let mut c = shared.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(f(&mut c)?)
+}
+
+/// What the UI needs to know about this device.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    set_up: bool,
+    unit: Option<String>,
+    user: Option<String>,
+    device_id: Option<String>,
+    enrolled: bool,
+    relay: Option<String>,
+    hq: bool,
+    lang: String,
+}
+
+fn info(shell: &Shell) -> Res<AppInfo> {
+    let Some(shared) = shell.client() else {
+        return Ok(AppInfo {
+            set_up: false,
+            unit: None,
+            user: None,
+            device_id: None,
+            enrolled: false,
+            relay: None,
+            hq: false,
+            lang: "vi".into(),
+        });
+    };
+    let c = shared.lock().unwrap_or_else(|p| p.into_inner());
+    let relay = c.relay_config()?;
+    let unit = c.identity().unit.clone();
+    let hq = c.hq_unit()?.is_some_and(|h| {
+        tidemark_domain::fold_for_search(&h) == tidemark_domain::fold_for_search(&unit)
+    });
+    Ok(AppInfo {
+        set_up: true,
+        unit: Some(unit),
+        user: Some(c.identity().user.clone()),
+        device_id: Some(c.identity().device_id.clone()),
+        enrolled: relay.is_some(),
+        relay: relay.map(|r| r.url),
+        hq,
+        lang: c.pref("lang")?.unwrap_or_else(|| "vi".into()),
+    })
+}
+
+/// `app_info`.
+#[tauri::command(async)]
+pub fn app_info(shell: State<'_, Shell>) -> Res<AppInfo> {
+    info(&shell)
+}
+
+/// `set_up`: creates the device store on first run; with a server and code, also enrols.
+#[tauri::command]
+pub async fn set_up<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    unit: String,
+    user: String,
+    server: Option<String>,
+    code: Option<String>,
+) -> Res<AppInfo> {
+    if shell.client().is_none() {
+        let c = Client::init(shell.dir(), &unit, &user)?;
+        shell.set_client(c);
+    }
+    if let (Some(server), Some(code)) = (server.filter(|s| !s.trim().is_empty()), code) {
+        return enroll(app, shell, server, code).await;
+    }
+    info(&shell)
+}
+
+/// `enroll`: registers this device with a relay, then starts background sync.
+#[tauri::command]
+pub async fn enroll<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    server: String,
+    code: String,
+) -> Res<AppInfo> {
+    let shared = client(&shell)?;
+    sync::enroll(
+        &shared,
+        &server,
+        &code,
+        sync::SyncOptions::default().request_timeout,
+    )
+    .await?;
+    shell.start_sync(app);
+    info(&shell)
+}
+
+/// `set_lang`: remembers the language.
+#[tauri::command(async)]
+pub fn set_lang(shell: State<'_, Shell>, lang: String) -> Res<()> {
+    let lang = if lang == "en" { "en" } else { "vi" };
+    with(&shell, |c| c.set_pref("lang", lang))
+}
+
+/// `units`.
+#[tauri::command(async)]
+pub fn units(shell: State<'_, Shell>) -> Res<Vec<UnitInfo>> {
+    with(&shell, |c| c.units())
+}
+
+/// Filters of `list_records` and `dashboard`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Query {
+    kind: Option<String>,
+    unit: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+impl Query {
+    fn filter(self) -> Res<ListFilter> {
+        let kind = match self.kind.filter(|k| !k.is_empty()) {
+            Some(k) => Some(Client::parse_kind(&k)?),
+            None => None,
+        };
+        Ok(ListFilter {
+            kind,
+            unit: self.unit.filter(|u| !u.is_empty()),
+            from: self.from.filter(|d| !d.is_empty()),
+            to: self.to.filter(|d| !d.is_empty()),
+            limit: self.limit.unwrap_or(200),
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+/// A page of rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    rows: Vec<RecordRow>,
+    total: usize,
+}
+
+/// `list_records`.
+#[tauri::command(async)]
+pub fn list_records(shell: State<'_, Shell>, q: Option<Query>) -> Res<Page> {
+    let f = q.unwrap_or_default().filter()?;
+    with(&shell, |c| {
+        let (rows, total) = c.store().list(&f)?;
+        Ok(Page { rows, total })
+    })
+}
+
+/// `search_records`: diacritic-insensitive full-text search.
+#[tauri::command(async)]
+pub fn search_records(
+    shell: State<'_, Shell>,
+    text: String,
+    kind: Option<String>,
+    limit: Option<usize>,
+) -> Res<Vec<RecordRow>> {
+    let kind = match kind.filter(|k| !k.is_empty()) {
+        Some(k) => Some(Client::parse_kind(&k)?),
+        None => None,
+    };
+    with(&shell, |c| {
+        Ok(c.store().search(&text, kind, limit.unwrap_or(100))?)
+    })
+}
+
+/// A record for its page.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordPage {
+    #[serde(flatten)]
+    view: RecordView,
+    delivery: Delivery,
+    track: Vec<(f64, f64, i64)>,
+}
+
+/// `get_record`.
+#[tauri::command(async)]
+pub fn get_record(shell: State<'_, Shell>, id: String) -> Res<RecordPage> {
+    with(&shell, |c| {
+        Ok(RecordPage {
+            view: c.show(&id)?,
+            delivery: c.delivery(&id)?,
+            track: c.track(&id)?,
+        })
+    })
+}
+
+/// `save_record`: validates and saves a record given in the interchange shape.
+#[tauri::command(async)]
+pub fn save_record(shell: State<'_, Shell>, record: serde_json::Value) -> Res<WriteOutcome> {
+    let parsed = parse_line(&record.to_string()).map_err(|e| CmdError {
+        kind: "invalid",
+        message: e.reason.clone(),
+        problems: None,
+    })?;
+    let out = with(&shell, |c| c.save(&parsed.record))?;
+    shell.nudge();
+    Ok(out)
+}
+
+fn raw(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `edit_field`.
+#[tauri::command(async)]
+pub fn edit_field(
+    shell: State<'_, Shell>,
+    id: String,
+    field: String,
+    value: serde_json::Value,
+) -> Res<WriteOutcome> {
+    let out = with(&shell, |c| c.edit(&id, &field, &raw(&value)))?;
+    shell.nudge();
+    Ok(out)
+}
+
+/// `splice_text`: a character-position edit of a text field.
+#[tauri::command(async)]
+pub fn splice_text(
+    shell: State<'_, Shell>,
+    id: String,
+    field: String,
+    pos: usize,
+    delete: usize,
+    text: String,
+) -> Res<WriteOutcome> {
+    let out = with(&shell, |c| c.splice(&id, &field, pos, delete, &text))?;
+    shell.nudge();
+    Ok(out)
+}
+
+/// `record_history`.
+#[tauri::command(async)]
+pub fn record_history(shell: State<'_, Shell>, id: String) -> Res<Vec<HistoryEntry>> {
+    with(&shell, |c| c.history(&id))
+}
+
+/// One record's conflicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflicted {
+    id: String,
+    conflicts: Vec<Conflict>,
+}
+
+/// `list_conflicts`.
+#[tauri::command(async)]
+pub fn list_conflicts(shell: State<'_, Shell>) -> Res<Vec<Conflicted>> {
+    with(&shell, |c| {
+        Ok(c.conflicts()?
+            .into_iter()
+            .map(|(id, conflicts)| Conflicted { id, conflicts })
+            .collect())
+    })
+}
+
+/// `resolve_conflict`.
+#[tauri::command(async)]
+pub fn resolve_conflict(
+    shell: State<'_, Shell>,
+    id: String,
+    field: String,
+    value: serde_json::Value,
+) -> Res<WriteOutcome> {
+    let out = with(&shell, |c| c.resolve(&id, &field, &raw(&value)))?;
+    shell.nudge();
+    Ok(out)
+}
+
+/// What a track import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackImported {
+    points: usize,
+    skipped: usize,
+}
+
+/// `import_track`: a GPX or NMEA file's text, read by the UI.
+#[tauri::command(async)]
+#[allow(non_snake_case)]
+pub fn import_track(
+    shell: State<'_, Shell>,
+    id: String,
+    fileName: String,
+    text: String,
+) -> Res<TrackImported> {
+    let r = with(&shell, |c| c.import_track_text(&id, &fileName, &text))?;
+    shell.nudge();
+    Ok(TrackImported {
+        points: r.points,
+        skipped: r.skipped.len(),
+    })
+}
+
+/// `acknowledge_exchange`.
+#[tauri::command(async)]
+pub fn acknowledge_exchange(shell: State<'_, Shell>, id: String) -> Res<WriteOutcome> {
+    let out = with(&shell, |c| c.acknowledge(&id))?;
+    shell.nudge();
+    Ok(out)
+}
+
+/// `dashboard`.
+#[tauri::command(async)]
+pub fn dashboard(shell: State<'_, Shell>, q: Option<Query>) -> Res<Dashboard> {
+    let f = q.unwrap_or_default().filter()?;
+    with(&shell, |c| c.dashboard(&f))
+}
+
+/// `sync_status`.
+#[tauri::command(async)]
+pub fn sync_status(shell: State<'_, Shell>) -> Res<SyncStatus> {
+    Ok(shell.status())
+}
+
+/// `sync_summary`.
+#[tauri::command(async)]
+pub fn sync_summary(shell: State<'_, Shell>) -> Res<SyncSummary> {
+    with(&shell, |c| c.sync_summary())
+}
+
+/// `sync_now`.
+#[tauri::command(async)]
+pub fn sync_now(shell: State<'_, Shell>) -> Res<()> {
+    shell.nudge();
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! The real app, built with the UI (`--features custom-protocol`), in a real window under Xvfb,
+//! driven through `WebKitWebDriver`, against an in-process relay with a demo province:
+//! first run with enrolment; a patrol created offline and found by a search without diacritics;
+//! its badge advancing to "received by HQ" after HQ's device syncs; the plan edited in the app
+//! and on a committee's device at once, both edits merged; a conflict resolved. Screenshots of
+//! each main screen go to `target/e2e-screenshots/`.
+//!
+//! `scripts/test.sh` runs it: `TIDEMARK_E2E_APP=target/debug/tidemark-app xvfb-run -a cargo test
+//! -p tidemark-app --features custom-protocol --test e2e -- --ignored`.
+
+mod webdriver;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tidemark_province::story::{self};
+use tidemark_province::{Province, KEYS, STATIONS};
+use webdriver::{Driver, Session};
+
+fn shots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots")
+}
+
+async fn sync_app(s: &Session) {
+    // The sync bar's details hold "sync now"; the engine also syncs after every local save.
+    let toggle = s.find("[data-testid=sync-toggle]").await;
+    if s.find_within("[data-testid=sync-now]", Duration::from_millis(300))
+        .await
+        .is_none()
+    {
+        s.click(&toggle).await;
+    }
+    let now = s.find("[data-testid=sync-now]").await;
+    s.click(&now).await;
+    // Close the details again so they do not cover the screen.
+    s.click(&s.find("[data-testid=sync-toggle]").await).await;
+}
+
+/// Waits until the app's store has nothing pending and a sync finished after `since` (read
+/// from the app's own store, so it cannot be fooled by a status shown before the last save).
+async fn wait_synced(app_dir: &std::path::Path, since: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let s = tidemark_client::Client::open(app_dir)
+            .and_then(|c| c.sync_summary())
+            .expect("the app's store");
+        if s.pending == 0 && s.last_ok.is_some_and(|t| t >= since) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app never synced: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+fn now() -> i64 {
+    tidemark_client::now_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, WebKitWebDriver and a display; scripts/test.sh runs it under Xvfb"]
+async fn the_app_end_to_end_in_a_real_window() {
+    let app = PathBuf::from(
+        std::env::var("TIDEMARK_E2E_APP").expect("TIDEMARK_E2E_APP: path of the built app"),
+    );
+    assert!(app.exists(), "{} is not built", app.display());
+    let shots = shots();
+    let _ = std::fs::remove_dir_all(&shots);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Province::start(&dir.path().join("province"))
+        .await
+        .expect("province");
+    p.dev("hq")
+        .with(|c| {
+            story::import_lines(c, &story::unit_lines())?;
+            story::import_lines(c, &story::plan_lines())
+        })
+        .expect("plan");
+    p.settle(&KEYS).await.expect("share the plan");
+    let code = p
+        .relay
+        .as_ref()
+        .expect("relay")
+        .enrolment_code(STATIONS[0], "máy tính trực ban")
+        .expect("code");
+
+    let driver = Driver::start();
+    let app_dir = dir.path().join("app");
+    let s = Session::launch(
+        &driver,
+        &app,
+        &["--data-dir".into(), app_dir.display().to_string()],
+    )
+    .await;
+
+    // First run: the unit, the user, the relay and a one-time code.
+    s.fill(&s.find("[data-testid=firstrun-unit]").await, STATIONS[0])
+        .await;
+    s.fill(
+        &s.find("[data-testid=firstrun-user]").await,
+        "Trung úy Lê Quốc Vũ",
+    )
+    .await;
+    s.fill(
+        &s.find("[data-testid=firstrun-server]").await,
+        &p.relay_url(),
+    )
+    .await;
+    s.fill(&s.find("[data-testid=firstrun-code]").await, &code)
+        .await;
+    s.screenshot(&shots.join("01-first-run.png")).await;
+    let t0 = now();
+    s.click(&s.find("[data-testid=firstrun-enroll]").await)
+        .await;
+    s.find("[data-testid=nav-patrols]").await;
+    wait_synced(&app_dir, t0).await;
+
+    // A patrol recorded (the relay does not matter: saving is local), found without diacritics.
+    s.go("#/patrols").await;
+    s.click(&s.find("[data-testid=patrol-new]").await).await;
+    s.fill(&s.find("[data-testid=patrol-station-code]").await, "TT")
+        .await;
+    s.fill(
+        &s.find("[data-testid=patrol-start]").await,
+        "02/03/2025 05:30",
+    )
+    .await;
+    s.fill(
+        &s.find("[data-testid=patrol-end]").await,
+        "02/03/2025 11:00",
+    )
+    .await;
+    s.fill(
+        &s.find("[data-testid=patrol-sea-area]").await,
+        "Cửa Soài Rạp",
+    )
+    .await;
+    s.fill(&s.find("[data-testid=patrol-vessel]").await, "BP-15-01")
+        .await;
+    s.fill(
+        &s.find("[data-testid=patrol-commander]").await,
+        "Trung úy Lê Quốc Vũ",
+    )
+    .await;
+    s.fill(
+        &s.find("[data-testid=patrol-notes]").await,
+        "Kiểm tra 3 tàu cá của ngư dân xã Kiểng Phước, không phát hiện vi phạm.",
+    )
+    .await;
+    s.screenshot(&shots.join("02-patrol-form.png")).await;
+    s.click(&s.find("[data-testid=patrol-save]").await).await;
+    // Saved: the app shows the new record's page.
+    s.find("[data-testid=record-page]").await;
+    s.go("#/patrols").await;
+    let search = s.find("[data-testid=search-input]").await;
+    s.fill(&search, "kieng phuoc").await;
+    let row = s.find("[data-testid=record-row]").await;
+    let id = s.attr(&row, "data-id").await.expect("row id");
+    assert!(id.starts_with("patrol:TT:20250302"), "{id}");
+    s.screenshot(&shots.join("03-patrols-search.png")).await;
+
+    // Its badge: saved here → at the relay → received by HQ once HQ's device syncs.
+    let t0 = now();
+    sync_app(&s).await;
+    wait_synced(&app_dir, t0).await;
+    p.sync("hq").await.expect("hq sync");
+    assert!(
+        p.dev("hq").with(|c| c.show(&id)).is_ok(),
+        "the patrol reached HQ"
+    );
+    let t0 = now();
+    sync_app(&s).await;
+    wait_synced(&app_dir, t0).await;
+    s.go(&format!("#/record/{id}")).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let badge = s.find("[data-testid=delivery-badge]").await;
+        if s.attr(&badge, "data-stage").await.as_deref() == Some("received_by_hq") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the badge never reached HQ"
+        );
+        sync_app(&s).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        s.go("#/patrols").await;
+        s.go(&format!("#/record/{id}")).await;
+    }
+    s.screenshot(&shots.join("04-record-received-by-hq.png"))
+        .await;
+
+    // The plan edited at once in the app and on a committee's device: both edits merge.
+    s.go("#/plan").await;
+    let section = s.find("[data-testid=plan-section-1]").await;
+    s.click(&section).await;
+    s.exec(
+        "const t = arguments[0]; t.focus(); t.setSelectionRange(t.value.length, t.value.length);",
+        serde_json::json!([section.json()]),
+    )
+    .await;
+    s.insert_at_caret(&section, " Đồn Tân Thành bố trí 2 tàu.")
+        .await;
+    p.dev("gcd")
+        .with(|c| {
+            c.splice(
+                "plan:2025",
+                "sections[1].body",
+                0,
+                0,
+                "Huyện ủy Gò Công Đông: ",
+            )
+        })
+        .expect("committee edit");
+    p.sync("gcd").await.expect("gcd sync");
+    tokio::time::sleep(Duration::from_secs(3)).await; // the app's debounce, then its sync
+    let t0 = now();
+    sync_app(&s).await;
+    wait_synced(&app_dir, t0).await;
+    p.sync("gcd").await.expect("gcd sync again");
+    let merged = wait_value(&s, "[data-testid=plan-section-1]", |v| {
+        v.starts_with("Huyện ủy Gò Công Đông: ") && v.ends_with(" Đồn Tân Thành bố trí 2 tàu.")
+    })
+    .await;
+    let at_committee = p
+        .dev("gcd")
+        .with(|c| c.show("plan:2025"))
+        .map(|v| serde_json::to_value(&v.record).expect("json"))
+        .expect("plan at gcd");
+    assert_eq!(at_committee["sections"][1]["body"], merged.as_str());
+    s.screenshot(&shots.join("05-plan.png")).await;
+
+    // A conflict from two committees, resolved in the app.
+    let item = "plan:item:tuyen-truyen";
+    p.dev("gcd")
+        .with(|c| c.edit(item, "status", "done"))
+        .expect("edit");
+    p.dev("tpd")
+        .with(|c| c.edit(item, "status", "postponed"))
+        .expect("edit");
+    p.sync("gcd").await.expect("sync");
+    p.sync("tpd").await.expect("sync");
+    let t0 = now();
+    sync_app(&s).await;
+    wait_synced(&app_dir, t0).await;
+    s.go("#/conflicts").await;
+    let choose = s.find("[data-testid=conflict-choose]").await;
+    s.screenshot(&shots.join("06-conflicts.png")).await;
+    s.click(&choose).await;
+    s.find("[data-testid=conflicts-empty]").await;
+    let t0 = now();
+    sync_app(&s).await;
+    wait_synced(&app_dir, t0).await;
+    p.sync("tpd").await.expect("sync");
+    let left = p
+        .dev("tpd")
+        .with(|c| c.show(item))
+        .expect("item")
+        .conflicts
+        .len();
+    assert_eq!(left, 0, "the resolution reached the committee");
+
+    // The remaining screens, for the record.
+    for (hash, name) in [
+        ("#/exchanges", "07-exchanges"),
+        ("#/activities", "08-activities"),
+        ("#/meetings", "09-meetings"),
+    ] {
+        s.go(hash).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        s.screenshot(&shots.join(format!("{name}.png"))).await;
+    }
+    s.click(&s.find("[data-testid=lang-switch]").await).await;
+    s.go("#/patrols").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    s.screenshot(&shots.join("10-patrols-english.png")).await;
+
+    s.quit().await;
+    drop(driver);
+    p.stop().await.expect("stop");
+}
+
+async fn wait_value(s: &Session, css: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let el = s.find(css).await;
+        let v = s.attr(&el, "value").await.unwrap_or_default();
+        let v = if v.is_empty() {
+            s.exec("return arguments[0].value;", serde_json::json!([el.json()]))
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            v
+        };
+        if pred(&v) {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{css}` never matched; last value: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

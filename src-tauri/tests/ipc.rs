@@ -1,0 +1,178 @@
+//! The shell through real IPC, without a display: Tauri's mock runtime, the app's own
+//! `tauri.conf.json` and capability files (so grants are enforced), a real device store.
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+use tidemark_app::{configure, Shell};
+
+fn app(
+    dir: &std::path::Path,
+) -> (
+    App<tauri::test::MockRuntime>,
+    WebviewWindow<tauri::test::MockRuntime>,
+) {
+    let app = configure(mock_builder(), Shell::new(dir.to_path_buf()))
+        .build(tauri::generate_context!())
+        .expect("app");
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("webview");
+    (app, webview)
+}
+
+fn call(
+    w: &WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().expect("json body"))
+}
+
+fn ok(w: &WebviewWindow<tauri::test::MockRuntime>, cmd: &str, args: Value) -> Value {
+    call(w, cmd, args.clone()).unwrap_or_else(|e| panic!("{cmd} {args}: {e}"))
+}
+
+const STATION: &str = "Đồn Biên phòng Tân Thành";
+
+fn patrol(id: &str, vessel: &str) -> Value {
+    json!({"type": "patrol", "id": id, "station": STATION,
+           "start": "2025-03-01T05:00:00+07:00", "end": "2025-03-01T11:30:00+07:00",
+           "sea_area": "Cửa Soài Rạp", "vessel": vessel, "commander": "Trung úy Lê Quốc Vũ",
+           "notes": "Sóng cấp 3, tàu cá Kiểng Phước về bến an toàn."})
+}
+
+#[test]
+fn first_run_save_search_edit_history_through_ipc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_app, w) = app(&dir.path().join("store"));
+
+    let info = ok(&w, "app_info", json!({}));
+    assert_eq!(info["set_up"], false);
+    // Before set-up, record commands say so.
+    let err = call(&w, "list_records", json!({})).expect_err("not set up");
+    assert_eq!(err["kind"], "not_set_up");
+
+    let info = ok(
+        &w,
+        "set_up",
+        json!({"unit": STATION, "user": "Trung úy Lê Quốc Vũ"}),
+    );
+    assert_eq!(info["set_up"], true);
+    assert_eq!(info["enrolled"], false);
+    assert_eq!(info["lang"], "vi");
+
+    assert_eq!(
+        ok(
+            &w,
+            "save_record",
+            json!({"record": patrol("patrol:TT:20250301:01", "BP-15-01")})
+        ),
+        "created"
+    );
+    // Validation problems come back by field, in both languages.
+    let mut bad = patrol("patrol:TT:20250301:02", "BP-15-02");
+    bad["end"] = json!("2025-03-01T04:00:00+07:00");
+    let err = call(&w, "save_record", json!({"record": bad})).expect_err("invalid");
+    assert_eq!(err["kind"], "invalid");
+    let problems = err["problems"].as_array().expect("problems");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["field"] == "end" && p["vi"].as_str().is_some_and(|s| !s.is_empty())),
+        "{err}"
+    );
+
+    // Search ignores diacritics.
+    let hits = ok(&w, "search_records", json!({"text": "kieng phuoc"}));
+    assert_eq!(hits.as_array().expect("hits").len(), 1);
+    assert_eq!(hits[0]["id"], "patrol:TT:20250301:01");
+    let page = ok(&w, "list_records", json!({"q": {"kind": "patrol"}}));
+    assert_eq!(page["total"], 1);
+
+    assert_eq!(
+        ok(
+            &w,
+            "edit_field",
+            json!({"id": "patrol:TT:20250301:01", "field": "vessel", "value": "Xuồng CQ-07"})
+        ),
+        "updated"
+    );
+    assert_eq!(
+        ok(
+            &w,
+            "splice_text",
+            json!({"id": "patrol:TT:20250301:01", "field": "notes", "pos": 0, "delete": 0, "text": "Đã duyệt. "})
+        ),
+        "updated"
+    );
+    let rec = ok(&w, "get_record", json!({"id": "patrol:TT:20250301:01"}));
+    assert_eq!(rec["record"]["vessel"], "Xuồng CQ-07");
+    assert!(rec["record"]["notes"]
+        .as_str()
+        .expect("notes")
+        .starts_with("Đã duyệt. "));
+    assert_eq!(rec["delivery"]["stage"], "saved_here");
+    assert_eq!(rec["delivery"]["enrolled"], false);
+    let history = ok(&w, "record_history", json!({"id": "patrol:TT:20250301:01"}));
+    assert_eq!(history.as_array().expect("history").len(), 3);
+
+    let nmea = "$GPRMC,010000,A,1020.000,N,10640.000,E,5.0,90.0,010325,,,A*6B\n$GPRMC,011000,A,1020.500,N,10641.000,E,5.0,90.0,010325,,,A*6C\n";
+    let r = call(
+        &w,
+        "import_track",
+        json!({"id": "patrol:TT:20250301:01", "fileName": "hanh-trinh.nmea", "text": nmea}),
+    );
+    if let Ok(r) = &r {
+        let rec = ok(&w, "get_record", json!({"id": "patrol:TT:20250301:01"}));
+        assert_eq!(
+            rec["track"].as_array().expect("track").len() as u64,
+            r["points"].as_u64().expect("points")
+        );
+    }
+
+    assert_eq!(ok(&w, "list_conflicts", json!({})), json!([]));
+    assert_eq!(ok(&w, "sync_status", json!({}))["state"], "idle");
+    let summary = ok(&w, "sync_summary", json!({}));
+    assert!(summary["relay"].is_null());
+    ok(&w, "set_lang", json!({"lang": "en"}));
+    assert_eq!(ok(&w, "app_info", json!({}))["lang"], "en");
+    // The dashboard counts what the store holds.
+    let dash = ok(&w, "dashboard", json!({"q": {}}));
+    assert!(
+        dash["counts"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .any(|c| c["kind"] == "patrol" && c["count"] == 1),
+        "{dash}"
+    );
+}
+
+#[test]
+fn commands_outside_the_capability_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_app, w) = app(&dir.path().join("store"));
+    for cmd in [
+        "plugin:fs|read_file",
+        "plugin:shell|execute",
+        "plugin:http|fetch",
+        "no_such_command",
+    ] {
+        assert!(call(&w, cmd, json!({})).is_err(), "{cmd} must be refused");
+    }
+}
