@@ -16,7 +16,8 @@ if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ -n "${TIDEMARK_HEADLESS:-}" ];
 fi
 
 (cd ui && npm run build --silent)
-cargo build --release --locked -q -p tidemark-app --features custom-protocol
+# The same build the end-to-end tests use (dependencies are optimised in the dev profile).
+cargo build --locked -q -p tidemark-app --features custom-protocol
 WORK="$(mktemp -d)"
 ./target/release/tidemark demo --dir "$WORK/province" --serve &
 DEMO_PID=$!
@@ -25,4 +26,4 @@ trap cleanup EXIT
 for _ in $(seq 1 300); do [ -f "$WORK/province/relay.url" ] && break; sleep 0.1; done
 [ -f "$WORK/province/relay.url" ] || { echo "the demo relay did not start" >&2; exit 2; }
 echo "Opening the app on HQ's device ($WORK/province/hq), relay $(cat "$WORK/province/relay.url")"
-./target/release/tidemark-app --data-dir "$WORK/province/hq"
+./target/debug/tidemark-app --data-dir "$WORK/province/hq"
