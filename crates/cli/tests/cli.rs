@@ -1,33 +1,11 @@
 //! The `tidemark` binary end to end: commands, `--json` output, exit codes 0/1/2, languages.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod common;
+use common::{json, ok, tm};
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.jsonl");
-
-fn tm(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tidemark"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TIDEMARK_LANG")
-        .output()
-        .expect("run tidemark")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tm(dir, args);
-    assert!(
-        out.status.success(),
-        "tidemark {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8 stdout")
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(dir, args)).expect("valid JSON output")
-}
 
 fn ready() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,37 +1,15 @@
 //! `tidemark enroll | sync | status | show | bundle | demo` as a user runs them, against a real
 //! relay on loopback.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod common;
+use common::{json, ok, tm};
 
 use tidemark_sync_server::EmbeddedRelay;
 
 const STATION: &str = "Đồn Biên phòng Tân Thành";
 const HQ: &str = "Bộ Chỉ huy BĐBP tỉnh Tiền Giang";
-
-fn tm(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tidemark"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TIDEMARK_LANG")
-        .output()
-        .expect("run tidemark")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = tm(dir, args);
-    assert!(
-        out.status.success(),
-        "tidemark {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8 stdout")
-}
-
-fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(dir, args)).expect("valid JSON output")
-}
 
 const PATROL: &str = r#"{"type":"patrol","id":"patrol:TT:20250301:01","station":"Đồn Biên phòng Tân Thành","start":"2025-03-01T05:00:00+07:00","end":"2025-03-01T11:30:00+07:00","sea_area":"Cửa Soài Rạp","vessel":"BP-15-01","commander":"Trung úy Lê Quốc Vũ","notes":"Sóng cấp 3, tàu cá về bến an toàn."}"#;
 

@@ -1,0 +1,32 @@
+//! Running the `tidemark` binary from the tests: with a data directory, output captured,
+//! the language left at its default.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `tidemark --data-dir DIR ARGS…`.
+pub fn tm(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tidemark"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("TIDEMARK_LANG")
+        .output()
+        .expect("run tidemark")
+}
+
+/// Runs it, asserts success and returns standard output.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = tm(dir, args);
+    assert!(
+        out.status.success(),
+        "tidemark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8 stdout")
+}
+
+/// Runs it with `--json` output and parses it.
+pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(dir, args)).expect("valid JSON output")
+}
