@@ -9,12 +9,13 @@ mod delivery;
 mod engine;
 mod http;
 mod session;
+mod sharing;
 
 pub use delivery::{Delivery, DeliveryStage, UnitDelivery};
 pub use engine::{SyncEngine, SyncStatus};
 pub use http::{normalise_url, RelayHttp, WireCounters, WireTotals};
-pub(crate) use session::sharing;
 pub use session::{sync_once, SyncReport};
+pub(crate) use sharing::sharing;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
