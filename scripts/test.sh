@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR=never
+# A one-off run gains nothing from incremental state, and it costs gigabytes of disk.
+export CARGO_INCREMENTAL=0
+# Every cargo step uses the same features, so the Tauri stack is compiled once: the app's tests,
+# the end-to-end test and its app binary all come from one build.
+FEATURES=(--features tidemark-app/custom-protocol)
 
 step() { echo; echo "==> $*"; }
 
@@ -16,16 +21,14 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked "${FEATURES[@]}"
 
 step "end to end: the built app in a real window under Xvfb, driven through WebKitWebDriver"
-cargo build --locked -p tidemark-app --features custom-protocol
-TIDEMARK_E2E_APP="$PWD/target/debug/tidemark-app" \
-  xvfb-run -a -s "-screen 0 1280x800x24" \
-  cargo test --locked -p tidemark-app --features custom-protocol --test e2e -- --ignored --nocapture
+xvfb-run -a -s "-screen 0 1280x800x24" \
+  cargo test --workspace --locked "${FEATURES[@]}" --test e2e -- --ignored --nocapture
 echo "screenshots: $PWD/target/e2e-screenshots/"
 
 step "benchmark: list/filter/search over ${TIDEMARK_BENCH_RECORDS:-100000} records"

@@ -5,8 +5,10 @@
 //! and on a committee's device at once, both edits merged; a conflict resolved. Screenshots of
 //! each main screen go to `target/e2e-screenshots/`.
 //!
-//! `scripts/test.sh` runs it: `TIDEMARK_E2E_APP=target/debug/tidemark-app xvfb-run -a cargo test
-//! -p tidemark-app --features custom-protocol --test e2e -- --ignored`.
+//! `scripts/test.sh` runs it: `xvfb-run -a cargo test --workspace --features
+//! tidemark-app/custom-protocol --test e2e -- --ignored`. The app under test is the binary cargo
+//! builds for this test (with the same features, so nothing is compiled twice), or the one
+//! `TIDEMARK_E2E_APP` names.
 
 mod webdriver;
 
@@ -62,9 +64,17 @@ fn now() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, WebKitWebDriver and a display; scripts/test.sh runs it under Xvfb"]
 async fn the_app_end_to_end_in_a_real_window() {
-    let app = PathBuf::from(
-        std::env::var("TIDEMARK_E2E_APP").expect("TIDEMARK_E2E_APP: path of the built app"),
-    );
+    let app = match std::env::var_os("TIDEMARK_E2E_APP") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            assert!(
+                cfg!(feature = "custom-protocol"),
+                "build with --features custom-protocol (the app must serve the built UI), \
+                 or set TIDEMARK_E2E_APP to such a build"
+            );
+            PathBuf::from(env!("CARGO_BIN_EXE_tidemark-app"))
+        }
+    };
     assert!(app.exists(), "{} is not built", app.display());
     let shots = shots();
     let _ = std::fs::remove_dir_all(&shots);
