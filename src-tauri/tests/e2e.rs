@@ -66,14 +66,13 @@ fn now() -> i64 {
 async fn the_app_end_to_end_in_a_real_window() {
     let app = match std::env::var_os("TIDEMARK_E2E_APP") {
         Some(path) => PathBuf::from(path),
-        None => {
-            assert!(
-                cfg!(feature = "custom-protocol"),
-                "build with --features custom-protocol (the app must serve the built UI), \
-                 or set TIDEMARK_E2E_APP to such a build"
-            );
+        None if cfg!(feature = "custom-protocol") => {
             PathBuf::from(env!("CARGO_BIN_EXE_tidemark-app"))
         }
+        None => panic!(
+            "build with --features custom-protocol (the app must serve the built UI), \
+             or set TIDEMARK_E2E_APP to such a build"
+        ),
     };
     assert!(app.exists(), "{} is not built", app.display());
     let shots = shots();
