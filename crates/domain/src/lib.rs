@@ -13,6 +13,7 @@ pub mod interchange;
 mod json;
 pub mod message;
 pub mod records;
+pub mod report;
 mod textdiff;
 pub mod track;
 pub mod validate;

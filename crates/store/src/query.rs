@@ -188,6 +188,34 @@ impl Store {
         Ok(())
     }
 
+    /// Calls `each` with the JSON of every record a report over `from..=to` (`YYYY-MM-DD`) reads:
+    /// every unit, patrols, exchanges and activities dated in the period, and plan items due in
+    /// it or with no deadline. One indexed scan per kind; stops at the first error of `each`.
+    pub fn for_each_report_json<E: From<StoreError>>(
+        &self,
+        from: &str,
+        to: &str,
+        mut each: impl FnMut(&str) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT json FROM records WHERE kind = 'unit'
+                 UNION ALL SELECT json FROM records
+                   WHERE kind IN ('patrol', 'info_exchange', 'community_activity')
+                   AND date BETWEEN ?1 AND ?2
+                 UNION ALL SELECT json FROM records
+                   WHERE kind = 'plan_item' AND (date IS NULL OR date BETWEEN ?1 AND ?2)",
+            )
+            .map_err(StoreError::from)?;
+        let mut rows = stmt.query([from, to]).map_err(StoreError::from)?;
+        while let Some(r) = rows.next().map_err(StoreError::from)? {
+            let json: String = r.get(0).map_err(StoreError::from)?;
+            each(&json)?;
+        }
+        Ok(())
+    }
+
     /// Records that hold conflicting values.
     pub fn conflicted(&self) -> Result<Vec<RecordRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(
