@@ -5,10 +5,10 @@ set -euo pipefail
 
 # Debian packages the build and tests use: the toolchain, the desktop app's WebKitGTK and its
 # build dependencies, and for the end-to-end tests a virtual display (Xvfb), WebKit's WebDriver
-# and screenshot tools.
+# and screenshot tools; Chromium renders the HTML report to PNG and PDF in its tests.
 PACKAGES=(build-essential pkg-config ca-certificates curl
   libwebkit2gtk-4.1-dev libxdo-dev libssl-dev librsvg2-dev
-  xvfb xauth webkit2gtk-driver x11-apps imagemagick)
+  xvfb xauth webkit2gtk-driver x11-apps imagemagick chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

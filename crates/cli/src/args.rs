@@ -36,6 +36,19 @@ pub enum Format {
     Csv,
 }
 
+/// Report formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormatArg {
+    /// Markdown tables.
+    Md,
+    /// CSV, each table under its title.
+    Csv,
+    /// Excel workbook, one sheet per table.
+    Xlsx,
+    /// One printable page with charts.
+    Html,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -181,6 +194,31 @@ pub enum Command {
     Status {
         #[command(flatten)]
         out: Output,
+    },
+    /// Review-meeting report: what each unit did over a period, from the merged records.
+    Report {
+        /// First day of the period (YYYY-MM-DD).
+        #[arg(long)]
+        from: String,
+        /// Last day of the period (YYYY-MM-DD).
+        #[arg(long)]
+        to: String,
+        /// Only this unit (name or code) and the units under it; repeat for several.
+        #[arg(long = "unit")]
+        units: Vec<String>,
+        /// md (default), csv, xlsx or html (a printable page with charts).
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormatArg,
+        /// Write here instead of standard output (required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// List the records behind every figure.
+        #[arg(long)]
+        details: bool,
+        /// Judge plan items overdue as of this day (default: today, or the last day of the
+        /// period if that is earlier).
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// File bundles for carrying changes where no link exists.
     Bundle {

@@ -13,6 +13,7 @@ mod export;
 mod identity;
 mod import;
 mod records;
+pub mod report;
 pub mod sync;
 mod track;
 

@@ -328,3 +328,45 @@ pub fn corpus(seed: u64, records: usize) -> Vec<String> {
     }
     out
 }
+
+/// A province's records over `days` days from 2025-01-01, as interchange values: every
+/// station's `per_day` patrols a day, a community activity every fifth day and an exchange
+/// every day per station, and 50 plan items across the stations with deadlines through the
+/// year. Units are not included (see [`unit_lines`]). Seeded: the same seed gives the same
+/// records.
+pub fn province(seed: u64, days: u32, per_day: u32) -> Vec<Value> {
+    let mut r = Rng::new(seed);
+    let stations = stations();
+    let mut out = Vec::new();
+    for d in 0..days {
+        for (si, s) in stations.iter().enumerate() {
+            for n in 0..per_day {
+                out.push(patrol(&mut r, *s, d, n));
+            }
+            if (d + si as u32).is_multiple_of(5) {
+                out.push(json!({"type": "community_activity", "id": format!("community:{}:{}", s.0, day(d)),
+                    "station": s.1, "date": day(d), "kind": r.pick(ACTIVITY_KINDS), "location": r.pick(COMMUNES),
+                    "participants": 20 + r.below(150), "officers": [person(&mut r)],
+                    "description": "Tuyên truyền Luật Biên phòng Việt Nam cho bà con ngư dân."}));
+            }
+            let mut x = json!({"type": "info_exchange", "id": format!("info:{}:{}", s.0, day(d)), "from_unit": s.1,
+                "to_units": ["Bộ Chỉ huy BĐBP tỉnh Tiền Giang", r.pick(&["Huyện ủy Gò Công Đông", "Huyện ủy Tân Phú Đông"])],
+                "sent_at": format!("{}T16:58:00+07:00", day(d)), "subject": r.pick(SUBJECTS),
+                "body": format!("Đồn báo cáo: {}", r.pick(WEATHER))});
+            if r.below(3) > 0 {
+                x["acknowledgements"] = json!({"Bộ Chỉ huy BĐBP tỉnh Tiền Giang":
+                    {"at": format!("{}T18:05:00+07:00", day(d)), "by": person(&mut r)}});
+            }
+            out.push(x);
+        }
+    }
+    for i in 0..50u32 {
+        let s = stations[i as usize % stations.len()];
+        out.push(json!({"type": "plan_item", "id": format!("plan:item:{:03}", i + 1), "plan": "plan:2025",
+            "title": format!("Nhiệm vụ phối hợp số {} — Đồn {}", i + 1, s.0),
+            "content": "Tổ chức tuần tra chung, trao đổi thông tin, tuyên truyền pháp luật.",
+            "responsible_unit": s.1, "supporting_units": ["Huyện ủy Gò Công Đông"],
+            "deadline": day(i * 7 % 365), "status": r.pick(STATUSES)}));
+    }
+    out
+}
