@@ -297,6 +297,18 @@ fn report(c: &Client, r: ReportRequest, out: Option<&Path>, lang: Lang) -> Resul
     let fail = |e: ClientError| Failure::from_client(e, lang);
     let from = parse_day(&r.from, lang)?;
     let to = parse_day(&r.to, lang)?;
+    if to < from {
+        return Err(Failure::User(format!(
+            "{} ({} < {})",
+            t(
+                lang,
+                "khoảng thời gian kết thúc trước khi bắt đầu",
+                "the period ends before it starts"
+            ),
+            r.to,
+            r.from
+        )));
+    }
     let as_of = match r.as_of.as_deref() {
         Some(d) => parse_day(d, lang)?,
         None => chrono::Local::now().date_naive().min(to),

@@ -1,5 +1,6 @@
 //! Running the `tidemark` binary from the tests: with a data directory, output captured,
-//! the language left at its default.
+//! the language left at its default. Each test binary uses some of these helpers, not all.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -41,6 +41,7 @@ svg { max-width: 100%; height: auto; }
 svg text { font-family: inherit; }
 table { border-collapse: collapse; width: 100%; font-size: 8.5pt; margin-bottom: 2mm; }
 th, td { border: 1px solid #9aa9b8; padding: 1mm 1.5mm; }
+td:first-child { min-width: 36mm; }
 th { background: #dce6f0; font-weight: 600; text-align: center; vertical-align: bottom; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr { break-inside: avoid; }
@@ -59,18 +60,18 @@ const PALETTE: [&str; 8] = [
     "#1d4e89", "#d1495b", "#2e933c", "#edae49", "#6a4c93", "#00798c", "#8c5a2b", "#555555",
 ];
 
-/// A round upper bound for an axis: 1, 2 or 5 times a power of ten.
-fn nice_max(max: f64) -> f64 {
-    if max <= 0.0 {
-        return 1.0;
-    }
-    let power = 10f64.powf(max.log10().floor());
-    for step in [1.0, 2.0, 5.0, 10.0] {
-        if step * power >= max {
-            return step * power;
-        }
-    }
-    10.0 * power
+/// Axis ticks for counts from 0 to at least `max`: four or five steps of 1, 2 or 5 times a power
+/// of ten, never less than one (counts are whole).
+fn ticks(max: f64) -> (f64, usize) {
+    let raw = (max / 4.0).max(1.0);
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power);
+    let steps = ((max / step).ceil() as usize).max(1);
+    (step, steps)
 }
 
 /// Patrols per month, one line per station.
@@ -88,7 +89,8 @@ fn monthly_chart(report: &Report, lang: Lang) -> Option<String> {
         .iter()
         .flat_map(|r| r.cells[..months].iter().map(|c| c.value))
         .fold(0.0, f64::max);
-    let top_value = nice_max(max);
+    let (step, steps) = ticks(max);
+    let top_value = step * steps as f64;
     let x = |i: usize| {
         if months == 1 {
             left + plot_w / 2.0
@@ -101,8 +103,8 @@ fn monthly_chart(report: &Report, lang: Lang) -> Option<String> {
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
         esc(table.title.get(lang))
     );
-    for i in 0..=4 {
-        let v = top_value * f64::from(i) / 4.0;
+    for i in 0..=steps {
+        let v = step * i as f64;
         let _ = write!(
             svg,
             r##"<line x1="{left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#d5dde5"/><text x="{}" y="{:.1}" font-size="10" text-anchor="end" fill="#44546a">{}</text>"##,
@@ -217,6 +219,20 @@ fn violations_chart(report: &Report, lang: Lang) -> Option<String> {
             "Chart 2. Violations by type"
         ))
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks;
+
+    #[test]
+    fn axis_ticks_are_round_whole_steps() {
+        assert_eq!(ticks(0.0), (1.0, 1));
+        assert_eq!(ticks(4.2), (2.0, 3));
+        assert_eq!(ticks(5.0), (2.0, 3));
+        assert_eq!(ticks(12.0), (5.0, 3));
+        assert_eq!(ticks(130.0), (50.0, 3));
+    }
 }
 
 fn anchor(t: usize, r: usize, c: usize) -> String {
