@@ -33,5 +33,7 @@ echo "screenshots: $PWD/target/e2e-screenshots/"
 
 step "benchmark: list/filter/search over ${TIDEMARK_BENCH_RECORDS:-100000} records"
 cargo bench --locked -p tidemark-client --bench query
+step "benchmark: the review-meeting report over a province-year (6 stations × 365 days × 4 patrols)"
+cargo bench --locked -p tidemark-client --bench report
 step "benchmark: catch-up after a day offline on ${TIDEMARK_BENCH_DAYS:-30} days of history"
 cargo bench --locked -p tidemark-province --bench catchup

@@ -50,7 +50,7 @@ p.empty { color: #5b6b7b; font-style: italic; }
 td a { color: inherit; text-decoration: none; border-bottom: 1px dotted #1d4e89; }
 section.sources details { margin: 1mm 0; }
 section.sources summary { cursor: pointer; }
-section.sources ul { margin: 1mm 0 2mm 5mm; padding: 0; font-size: 8.5pt; }
+section.sources p.ids { margin: 1mm 0 2mm 5mm; font-size: 8pt; font-family: monospace; }
 footer { margin-top: 8mm; font-size: 8pt; color: #5b6b7b; }
 @media print { body { padding: 0; max-width: none; } td a { border: 0; } }
 "#;
@@ -221,20 +221,6 @@ fn violations_chart(report: &Report, lang: Lang) -> Option<String> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ticks;
-
-    #[test]
-    fn axis_ticks_are_round_whole_steps() {
-        assert_eq!(ticks(0.0), (1.0, 1));
-        assert_eq!(ticks(4.2), (2.0, 3));
-        assert_eq!(ticks(5.0), (2.0, 3));
-        assert_eq!(ticks(12.0), (5.0, 3));
-        assert_eq!(ticks(130.0), (50.0, 3));
-    }
-}
-
 fn anchor(t: usize, r: usize, c: usize) -> String {
     format!("src-{t}-{r}-{c}")
 }
@@ -303,7 +289,7 @@ fn sources_html(out: &mut String, report: &Report, lang: Lang) {
                 }
                 let _ = write!(
                     out,
-                    r#"<details id="{}"><summary>{} — {} — {}: {} ({} {})</summary><ul>"#,
+                    r#"<details id="{}"><summary>{} — {} — {}: {} ({} {})</summary>"#,
                     anchor(t, r, c),
                     esc(table.title.get(lang)),
                     esc(row.label.get(lang)),
@@ -312,21 +298,38 @@ fn sources_html(out: &mut String, report: &Report, lang: Lang) {
                     cell.sources.len(),
                     tr(lang, "bản ghi", "records")
                 );
-                for &i in &cell.sources {
-                    let s = &report.sources[i as usize];
-                    let _ = write!(
-                        out,
-                        "<li><code>{}</code> · {} · {} · {}</li>",
-                        esc(&s.id),
-                        kind_label(s.kind, lang),
-                        s.date.as_deref().map(day).unwrap_or_default(),
-                        esc(&s.title)
-                    );
-                }
-                out.push_str("</ul></details>");
+                let ids: Vec<String> = cell
+                    .sources
+                    .iter()
+                    .map(|&i| esc(&report.sources[i as usize].id))
+                    .collect();
+                let _ = write!(out, "<p class=\"ids\">{}</p></details>", ids.join(", "));
             }
         }
     }
+    // Each record once, with what it is: the lists above give only ids.
+    let _ = write!(
+        out,
+        "<h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        tr(lang, "Các bản ghi được tính", "Records counted"),
+        tr(lang, "Mã", "Id"),
+        tr(lang, "Loại", "Kind"),
+        tr(lang, "Ngày", "Date"),
+        tr(lang, "Đơn vị", "Unit"),
+        tr(lang, "Tiêu đề", "Title")
+    );
+    for s in &report.sources {
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&s.id),
+            kind_label(s.kind, lang),
+            s.date.as_deref().map(day).unwrap_or_default(),
+            esc(&s.unit),
+            esc(&s.title)
+        );
+    }
+    out.push_str("</tbody></table>");
     out.push_str("</section>");
     // Following a link to a figure opens its list.
     out.push_str(
@@ -388,4 +391,18 @@ pub(super) fn page(report: &Report, options: RenderOptions) -> String {
         tr(lang, "bản ghi đã hợp nhất", "merged records")
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks;
+
+    #[test]
+    fn axis_ticks_are_round_whole_steps() {
+        assert_eq!(ticks(0.0), (1.0, 1));
+        assert_eq!(ticks(4.2), (2.0, 3));
+        assert_eq!(ticks(5.0), (2.0, 3));
+        assert_eq!(ticks(12.0), (5.0, 3));
+        assert_eq!(ticks(130.0), (50.0, 3));
+    }
 }
