@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "sync_status",
     "sync_summary",
     "sync_now",
+    "report",
+    "export_report",
 ];
 
 fn main() {

@@ -406,3 +406,113 @@ pub fn sync_now(shell: State<'_, Shell>) -> Res<()> {
     shell.nudge();
     Ok(())
 }
+
+/// What a report covers, as the report page sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportQuery {
+    from: String,
+    to: String,
+    #[serde(default)]
+    units: Vec<String>,
+    #[serde(default)]
+    as_of: Option<String>,
+}
+
+impl ReportQuery {
+    fn params(&self) -> Res<tidemark_domain::report::ReportParams> {
+        let day = |s: &str| {
+            tidemark_domain::validate::parse_date(s).ok_or_else(|| {
+                CmdError::new(
+                    "user",
+                    format!("Ngày không hợp lệ: `{s}` (YYYY-MM-DD). (Invalid date.)"),
+                )
+            })
+        };
+        let from = day(&self.from)?;
+        let to = day(&self.to)?;
+        if to < from {
+            return Err(CmdError::new(
+                "user",
+                "Ngày kết thúc trước ngày bắt đầu. (The period ends before it starts.)",
+            ));
+        }
+        let as_of = match self.as_of.as_deref() {
+            Some(d) => day(d)?,
+            None => chrono::Local::now().date_naive().min(to),
+        };
+        Ok(tidemark_domain::report::ReportParams {
+            from,
+            to,
+            as_of,
+            units: self.units.clone(),
+        })
+    }
+}
+
+/// `report`: the figures, tables and the records behind each figure.
+#[tauri::command(async)]
+pub fn report(shell: State<'_, Shell>, q: ReportQuery) -> Res<tidemark_domain::report::Report> {
+    let params = q.params()?;
+    with(&shell, |c| c.report(&params))
+}
+
+/// Where `export_report` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportedReport {
+    path: String,
+    bytes: u64,
+}
+
+/// The folder exports go to: `TIDEMARK_EXPORT_DIR`, else the user's Downloads folder, else home.
+fn export_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("TIDEMARK_EXPORT_DIR") {
+        return d.into();
+    }
+    let dirs = directories::UserDirs::new();
+    dirs.as_ref()
+        .and_then(|u| u.download_dir().map(|d| d.to_path_buf()))
+        .or_else(|| dirs.as_ref().map(|u| u.home_dir().to_path_buf()))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// `export_report`: writes the report as `md`, `csv`, `xlsx` or `html` into the export folder
+/// (never over an existing file) and says where.
+#[tauri::command(async)]
+pub fn export_report(
+    shell: State<'_, Shell>,
+    q: ReportQuery,
+    format: String,
+    details: bool,
+) -> Res<ExportedReport> {
+    use tidemark_client::report::{render, RenderOptions, ReportFormat};
+    let format: ReportFormat = format.parse().map_err(CmdError::from)?;
+    let params = q.params()?;
+    let (report, lang) = with(&shell, |c| {
+        let lang = Lang::parse(&c.pref("lang")?.unwrap_or_default());
+        Ok((c.report(&params)?, lang))
+    })?;
+    let bytes = render(&report, format, RenderOptions { lang, details })?;
+    let dir = export_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
+    let stem = format!("bao-cao-{}-{}", report.from, report.to);
+    let ext = format.extension();
+    let mut path = dir.join(format!("{stem}.{ext}"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{stem}-{n}.{ext}"));
+        n += 1;
+    }
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            ClientError::io(format!("writing {}", path.display()), e)
+        })?;
+    tracing::info!(bytes = bytes.len(), format = ext, "report exported");
+    Ok(ExportedReport {
+        path: path.display().to_string(),
+        bytes: bytes.len() as u64,
+    })
+}

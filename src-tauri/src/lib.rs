@@ -37,6 +37,8 @@ pub fn configure<R: Runtime>(builder: Builder<R>, shell: Shell) -> Builder<R> {
             commands::sync_status,
             commands::sync_summary,
             commands::sync_now,
+            commands::report,
+            commands::export_report,
         ])
 }
 

@@ -136,6 +136,55 @@ export interface Dashboard {
   units: { unit: string; count: number; latest: (RecordRow & { stage: DeliveryStage })[] }[];
 }
 
+/** A text in both languages. */
+export interface Label {
+  vi: string;
+  en: string;
+}
+
+/** What a review-meeting report covers. Units by name or code, each with the units under it;
+ * none = all. `as_of` (default: today, or `to` if earlier) is the day overdue is judged on. */
+export interface ReportQuery {
+  from: string; // YYYY-MM-DD
+  to: string;
+  units?: string[];
+  as_of?: string;
+}
+
+/** One figure and the records it counts (indexes into `Report.sources`). */
+export interface ReportCell {
+  value: number;
+  sources: number[];
+}
+
+export interface ReportTable {
+  /** patrols | patrols_by_month | by_month | violations | exchanges | activities |
+   * activities_by_unit | plan_items */
+  key: string;
+  title: Label;
+  row_header: Label;
+  /** format: count (whole), hours (one decimal), money (đồng, whole) */
+  columns: { key: string; label: Label; format: "count" | "hours" | "money" }[];
+  rows: { key: string; label: Label; cells: ReportCell[] }[];
+  /** the total of every column, when totals make sense (key "total") */
+  total: { key: string; label: Label; cells: ReportCell[] } | null;
+}
+
+/** A computed report (crates/domain/src/report.rs). */
+export interface Report {
+  from: string;
+  to: string;
+  as_of: string;
+  /** units asked for, canonical names; empty = all */
+  units: string[];
+  /** the months of the period, YYYY-MM */
+  months: string[];
+  tables: ReportTable[];
+  sources: { id: string; kind: string; date: string | null; unit: string; title: string }[];
+}
+
+export type ReportFormat = "md" | "csv" | "xlsx" | "html";
+
 const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
@@ -169,6 +218,11 @@ export const api = {
   acknowledge: (id: string) => call<WriteOutcome>("acknowledge_exchange", { id }),
   dashboard: (q: { unit?: string; from?: string; to?: string; kind?: string }) =>
     call<Dashboard>("dashboard", { q }),
+
+  report: (q: ReportQuery) => call<Report>("report", { q }),
+  /** writes the report into the user's Downloads folder (never over a file); returns where */
+  exportReport: (q: ReportQuery, format: ReportFormat, details: boolean) =>
+    call<{ path: string; bytes: number }>("export_report", { q, format, details }),
 
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncSummary: () => call<SyncSummary>("sync_summary"),
