@@ -176,3 +176,73 @@ fn commands_outside_the_capability_are_refused() {
         assert!(call(&w, cmd, json!({})).is_err(), "{cmd} must be refused");
     }
 }
+
+#[test]
+fn a_report_is_computed_and_exported_through_ipc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exports = dir.path().join("Tải về");
+    // The export folder is the user's Downloads folder unless this says otherwise.
+    std::env::set_var("TIDEMARK_EXPORT_DIR", &exports);
+    let (_app, w) = app(&dir.path().join("store"));
+    ok(
+        &w,
+        "set_up",
+        json!({"unit": STATION, "user": "Trung úy Lê Quốc Vũ"}),
+    );
+    let mut second = patrol("patrol:TT:20250301:02", "Xuồng CQ-05");
+    second["violations"] = json!([{"registration": "TG-93096-TS", "violation": "Sử dụng ngư cụ cấm",
+                                   "action": "Phạt tiền", "fine_vnd": 25_000_000u64}]);
+    for p in [patrol("patrol:TT:20250301:01", "Tàu BP-15-01"), second] {
+        ok(&w, "save_record", json!({"record": p}));
+    }
+    let q =
+        json!({"from": "2025-03-01", "to": "2025-03-31", "units": ["Đồn Biên phòng Tân Thành"]});
+    let report = ok(&w, "report", json!({"q": q}));
+    let patrols = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["key"] == "patrols")
+        .expect("patrols table");
+    let total = &patrols["total"]["cells"];
+    assert_eq!(total[0]["value"], 2.0, "two patrols");
+    assert_eq!(total[1]["value"], 13.0, "6.5 hours each");
+    assert_eq!(total[7]["value"], 25_000_000.0, "the fine");
+    let fine_source = total[7]["sources"][0].as_u64().expect("a source") as usize;
+    assert_eq!(
+        report["sources"][fine_source]["id"],
+        "patrol:TT:20250301:02"
+    );
+
+    let first = ok(
+        &w,
+        "export_report",
+        json!({"q": q, "format": "html", "details": true}),
+    );
+    let second = ok(
+        &w,
+        "export_report",
+        json!({"q": q, "format": "html", "details": false}),
+    );
+    let path = std::path::PathBuf::from(first["path"].as_str().expect("path"));
+    assert_eq!(path, exports.join("bao-cao-2025-03-01-2025-03-31.html"));
+    assert_ne!(first["path"], second["path"], "an export never overwrites");
+    let page = std::fs::read_to_string(&path).expect("exported page");
+    assert!(page.contains("Báo cáo sơ kết công tác phối hợp") && page.contains("<svg"));
+
+    let err = call(
+        &w,
+        "report",
+        json!({"q": {"from": "2025-03-31", "to": "2025-03-01"}}),
+    )
+    .expect_err("backwards");
+    assert_eq!(err["kind"], "user");
+    let err = call(
+        &w,
+        "export_report",
+        json!({"q": q, "format": "pdf", "details": false}),
+    )
+    .expect_err("unknown format");
+    assert_eq!(err["kind"], "user");
+    std::env::remove_var("TIDEMARK_EXPORT_DIR");
+}
