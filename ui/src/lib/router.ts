@@ -5,7 +5,8 @@ import { readable } from "svelte/store";
 import { t } from "./i18n";
 
 export interface Route {
-  /** first segment: patrols, plan, exchanges, activities, meetings, conflicts, dashboard, record */
+  /** first segment: patrols, plan, exchanges, activities, meetings, reports, conflicts, dashboard,
+   * record */
   name: string;
   /** the remaining segments, URI-decoded (`#/record/<id>/edit` → [id, "edit"]) */
   params: string[];
