@@ -95,6 +95,9 @@ async fn the_app_end_to_end_in_a_real_window() {
         .enrolment_code(STATIONS[0], "máy tính trực ban")
         .expect("code");
 
+    // Reports exported from the app go here, not into the Downloads folder of whoever runs this.
+    let exports = dir.path().join("exports");
+    std::env::set_var("TIDEMARK_EXPORT_DIR", &exports);
     let driver = Driver::start();
     let app_dir = dir.path().join("app");
     let s = Session::launch(
@@ -281,6 +284,58 @@ async fn the_app_end_to_end_in_a_real_window() {
         tokio::time::sleep(Duration::from_millis(700)).await;
         s.screenshot(&shots.join(format!("{name}.png"))).await;
     }
+    // The review-meeting report over the records on this device: each figure opens the
+    // records it counts; the export lands in the export folder.
+    s.go("#/reports").await;
+    s.fill(&s.find("[data-testid=report-from]").await, "01/01/2025")
+        .await;
+    s.fill(&s.find("[data-testid=report-to]").await, "31/12/2025")
+        .await;
+    s.click(&s.find("[data-testid=report-run]").await).await;
+    s.find("[data-testid=report-table-patrols]").await;
+    let patrols_here = tidemark_client::Client::open(&app_dir)
+        .expect("the app's store")
+        .store()
+        .list(&tidemark_store::ListFilter {
+            kind: Some(tidemark_domain::RecordKind::Patrol),
+            from: Some("2025-01-01".into()),
+            to: Some("2025-12-31".into()),
+            ..Default::default()
+        })
+        .expect("list")
+        .1;
+    assert!(patrols_here > 0);
+    let figure = s
+        .find("[data-testid=report-figure][data-table=patrols][data-row=total][data-col=patrols]")
+        .await;
+    assert_eq!(s.text(&figure).await.trim(), patrols_here.to_string());
+    s.screenshot(&shots.join("11-report.png")).await;
+    s.click(&figure).await;
+    s.find("[data-testid=report-sources]").await;
+    assert_eq!(
+        s.find_all("[data-testid=report-source-row]").await.len(),
+        patrols_here,
+        "the figure lists exactly the records it counts"
+    );
+    s.screenshot(&shots.join("12-report-sources.png")).await;
+    s.click(&s.find("[data-testid=report-sources-close]").await)
+        .await;
+    s.click(&s.find("[data-testid=report-export-html]").await)
+        .await;
+    let saved = s
+        .wait_text(
+            "[data-testid=report-exported]",
+            Duration::from_secs(30),
+            |t| t.contains(".html"),
+        )
+        .await;
+    let exported = std::fs::read_dir(&exports)
+        .expect("export folder")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
+        .count();
+    assert_eq!(exported, 1, "{saved}");
+
     s.click(&s.find("[data-testid=lang-switch]").await).await;
     s.go("#/patrols").await;
     tokio::time::sleep(Duration::from_millis(700)).await;

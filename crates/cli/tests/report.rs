@@ -17,18 +17,7 @@ fn store() -> tempfile::TempDir {
         dir.path(),
         &["init", "--unit", "Bộ Chỉ huy BĐBP tỉnh Tiền Giang"],
     );
-    let mut lines = tidemark_testkit::unit_lines();
-    lines.push(
-        serde_json::json!({"type": "plan", "id": "plan:2025", "title": "Kế hoạch phối hợp năm 2025",
-            "period_from": "2025-01-01", "period_to": "2025-12-31",
-            "parties": ["Bộ Chỉ huy BĐBP tỉnh Tiền Giang"]})
-        .to_string(),
-    );
-    lines.extend(
-        tidemark_testkit::province(11, 40, 2)
-            .iter()
-            .map(|v| v.to_string()),
-    );
+    let lines = tidemark_testkit::province_lines(11, 40, 2);
     let file = dir.path().join("province.jsonl");
     std::fs::write(&file, lines.join("\n")).expect("write fixture");
     ok(dir.path(), &["import", file.to_str().expect("utf8")]);

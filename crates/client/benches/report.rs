@@ -108,18 +108,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut client =
         Client::init(dir.path(), "Bộ Chỉ huy BĐBP tỉnh Tiền Giang", "bench").expect("init");
-    let mut lines = tidemark_testkit::unit_lines();
-    lines.push(
-        serde_json::json!({"type": "plan", "id": "plan:2025", "title": "Kế hoạch phối hợp năm 2025",
-            "period_from": "2025-01-01", "period_to": "2025-12-31",
-            "parties": ["Bộ Chỉ huy BĐBP tỉnh Tiền Giang"]})
-        .to_string(),
-    );
-    lines.extend(
-        tidemark_testkit::province(42, days, 4)
-            .iter()
-            .map(|v| v.to_string()),
-    );
+    let lines = tidemark_testkit::province_lines(42, days, 4);
     let t = Instant::now();
     let imported = client
         .import_jsonl(Cursor::new(lines.join("\n").into_bytes()), &mut |_| {})

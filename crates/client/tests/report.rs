@@ -43,6 +43,18 @@ fn send(from: &Client, to: &mut Client, id: &str) {
     to.apply_changes(id, &bytes).expect("apply");
 }
 
+/// HQ's device holding the province's units and its plan.
+fn hq_with_units_and_plan() -> (tempfile::TempDir, Client) {
+    let (dir, mut hq) = device(HQ);
+    let lines: Vec<Value> = tidemark_testkit::unit_lines()
+        .into_iter()
+        .chain([tidemark_testkit::plan_line()])
+        .map(|l| serde_json::from_str(&l).expect("line"))
+        .collect();
+    import(&mut hq, &lines);
+    (dir, hq)
+}
+
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
 }
@@ -189,19 +201,7 @@ fn key(name: &str) -> String {
 #[test]
 fn a_report_over_merged_and_concurrently_edited_records_matches_independent_totals() {
     let mut values = tidemark_testkit::province(6, 75, 2);
-    let (_h, mut hq) = device(HQ);
-    let units: Vec<Value> = tidemark_testkit::unit_lines()
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("unit"))
-        .collect();
-    import(&mut hq, &units);
-    import(
-        &mut hq,
-        &[
-            json!({"type": "plan", "id": "plan:2025", "title": "Kế hoạch phối hợp năm 2025",
-                 "period_from": "2025-01-01", "period_to": "2025-12-31", "parties": [HQ]}),
-        ],
-    );
+    let (_h, mut hq) = hq_with_units_and_plan();
     // Plan items are HQ's; three stations record their own work on their own devices, the
     // other three stations' records reach HQ by import.
     let stations = [
@@ -460,19 +460,7 @@ fn a_report_over_merged_and_concurrently_edited_records_matches_independent_tota
 #[test]
 fn units_select_themselves_and_the_units_under_them() {
     let values = tidemark_testkit::province(7, 60, 1);
-    let (_h, mut hq) = device(HQ);
-    let units: Vec<Value> = tidemark_testkit::unit_lines()
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("unit"))
-        .collect();
-    import(&mut hq, &units);
-    import(
-        &mut hq,
-        &[
-            json!({"type": "plan", "id": "plan:2025", "title": "Kế hoạch phối hợp năm 2025",
-                 "period_from": "2025-01-01", "period_to": "2025-12-31", "parties": [HQ]}),
-        ],
-    );
+    let (_h, mut hq) = hq_with_units_and_plan();
     import(&mut hq, &values);
 
     let one = hq.report(&params(&["TT"])).expect("by code");

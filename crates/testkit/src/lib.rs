@@ -329,6 +329,23 @@ pub fn corpus(seed: u64, records: usize) -> Vec<String> {
     out
 }
 
+/// The province's 2025 coordination plan, as one interchange line.
+pub fn plan_line() -> String {
+    json!({"type": "plan", "id": "plan:2025", "title": "Kế hoạch phối hợp năm 2025",
+           "period_from": "2025-01-01", "period_to": "2025-12-31",
+           "parties": ["Bộ Chỉ huy BĐBP tỉnh Tiền Giang"]})
+    .to_string()
+}
+
+/// Everything a store needs for [`province`]'s records, as interchange lines: the units, the
+/// plan, then the records.
+pub fn province_lines(seed: u64, days: u32, per_day: u32) -> Vec<String> {
+    let mut lines = unit_lines();
+    lines.push(plan_line());
+    lines.extend(province(seed, days, per_day).iter().map(Value::to_string));
+    lines
+}
+
 /// A province's records over `days` days from 2025-01-01, as interchange values: every
 /// station's `per_day` patrols a day, a community activity every fifth day and an exchange
 /// every day per station, and 50 plan items across the stations with deadlines through the

@@ -181,6 +181,34 @@ pub(crate) fn heading(report: &Report, lang: Lang) -> (String, Vec<String>) {
     (title, lines)
 }
 
+/// Headers of the per-record source listings (CSV and XLSX `--details`).
+pub(crate) fn source_headers(lang: Lang) -> [&'static str; 9] {
+    match lang {
+        Lang::Vi => [
+            "Bảng",
+            "Dòng",
+            "Cột",
+            "Số liệu",
+            "Mã bản ghi",
+            "Loại",
+            "Ngày",
+            "Đơn vị",
+            "Tiêu đề",
+        ],
+        Lang::En => [
+            "Table",
+            "Row",
+            "Column",
+            "Figure",
+            "Record id",
+            "Kind",
+            "Date",
+            "Unit",
+            "Title",
+        ],
+    }
+}
+
 /// Every figure with records behind it: (table, row label, column label, cell).
 pub(crate) fn figures<'a>(
     table: &'a Table,

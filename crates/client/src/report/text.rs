@@ -3,7 +3,7 @@
 use tidemark_domain::report::{kind_label, Report, Table};
 use tidemark_domain::Lang;
 
-use super::{figures, format_value, heading, tr, RenderOptions};
+use super::{figures, format_value, heading, source_headers, tr, RenderOptions};
 use crate::ClientError;
 
 /// Escapes a Markdown table cell.
@@ -135,31 +135,7 @@ pub(super) fn csv(report: &Report, options: RenderOptions) -> Result<Vec<u8>, Cl
         w.write_record([""]).map_err(fail)?;
         w.write_record([tr(lang, "Nguồn số liệu", "Sources of the figures")])
             .map_err(fail)?;
-        w.write_record(match lang {
-            Lang::Vi => [
-                "Bảng",
-                "Dòng",
-                "Cột",
-                "Số liệu",
-                "Mã bản ghi",
-                "Loại",
-                "Ngày",
-                "Đơn vị",
-                "Tiêu đề",
-            ],
-            Lang::En => [
-                "Table",
-                "Row",
-                "Column",
-                "Figure",
-                "Record id",
-                "Kind",
-                "Date",
-                "Unit",
-                "Title",
-            ],
-        })
-        .map_err(fail)?;
+        w.write_record(source_headers(lang)).map_err(fail)?;
         for table in &report.tables {
             for (row, column, cell) in figures(table, lang) {
                 for &i in &cell.sources {

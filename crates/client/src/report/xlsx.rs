@@ -6,7 +6,7 @@ use rust_xlsxwriter::{Color, Format as XFormat, FormatBorder, Workbook, Workshee
 use tidemark_domain::report::{kind_label, Format, Report, Table};
 use tidemark_domain::Lang;
 
-use super::{figures, heading, tr, RenderOptions};
+use super::{figures, heading, source_headers, tr, RenderOptions};
 use crate::ClientError;
 
 /// A short sheet name (Excel allows 31 characters) for each table.
@@ -151,30 +151,7 @@ fn write_sources(
         styles,
         lang,
     )?;
-    let headers = match lang {
-        Lang::Vi => [
-            "Bảng",
-            "Dòng",
-            "Cột",
-            "Số liệu",
-            "Mã bản ghi",
-            "Loại",
-            "Ngày",
-            "Đơn vị",
-            "Tiêu đề",
-        ],
-        Lang::En => [
-            "Table",
-            "Row",
-            "Column",
-            "Figure",
-            "Record id",
-            "Kind",
-            "Date",
-            "Unit",
-            "Title",
-        ],
-    };
+    let headers = source_headers(lang);
     let widths = [28.0, 28.0, 20.0, 12.0, 30.0, 18.0, 12.0, 28.0, 40.0];
     for (c, (h, w)) in headers.iter().zip(widths).enumerate() {
         ws.write_string_with_format(top, c as u16, *h, &styles.header)?;
