@@ -51,4 +51,31 @@ describe("conflicts inbox", () => {
       expect(callsOf(calls, "resolve_conflict")[0]?.args).toEqual({ id: "patrol:KP:20250102:01", field: "vessel", value: "Tàu BP-15-02" }),
     );
   });
+
+  it("shows a plan item's status by its label, and resolves with the stored code", async () => {
+    const statusConflict = [
+      {
+        id: "plan:item:tuan-tra-chung",
+        conflicts: [
+          {
+            field: "status",
+            values: [
+              { value: "done", author: { user: "Bí thư Võ Thanh Tâm", unit: "Huyện ủy Gò Công Đông", device: "d1", op: "1@a" }, time: T1, change: "c1" },
+              { value: "postponed", author: { user: "Phó Bí thư Đặng Thị Lan", unit: "Huyện ủy Tân Phú Đông", device: "d2", op: "1@b" }, time: T1 + 60, change: "c2" },
+            ],
+          },
+        ],
+      },
+    ];
+    const calls = fakeBackend({ list_conflicts: () => statusConflict, resolve_conflict: () => "updated" });
+    render(ConflictsScreen);
+    const field = await screen.findByTestId("conflict-field");
+    expect(field.textContent).toContain("hoàn thành");
+    expect(field.textContent).toContain("tạm hoãn");
+    expect(field.textContent).not.toContain("postponed");
+    await fireEvent.click(screen.getAllByTestId("conflict-choose")[1]);
+    await waitFor(() =>
+      expect(callsOf(calls, "resolve_conflict")[0]?.args).toEqual({ id: "plan:item:tuan-tra-chung", field: "status", value: "postponed" }),
+    );
+  });
 });
