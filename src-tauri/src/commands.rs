@@ -420,32 +420,20 @@ pub struct ReportQuery {
 
 impl ReportQuery {
     fn params(&self) -> Res<tidemark_domain::report::ReportParams> {
-        let day = |s: &str| {
-            tidemark_domain::validate::parse_date(s).ok_or_else(|| {
-                CmdError::new(
+        use tidemark_client::report::{params_from_text, PeriodError};
+        let mut params =
+            params_from_text(&self.from, &self.to, self.as_of.as_deref()).map_err(|e| match e {
+                PeriodError::BadDate(s) => CmdError::new(
                     "user",
                     format!("Ngày không hợp lệ: `{s}` (YYYY-MM-DD). (Invalid date.)"),
-                )
-            })
-        };
-        let from = day(&self.from)?;
-        let to = day(&self.to)?;
-        if to < from {
-            return Err(CmdError::new(
-                "user",
-                "Ngày kết thúc trước ngày bắt đầu. (The period ends before it starts.)",
-            ));
-        }
-        let as_of = match self.as_of.as_deref() {
-            Some(d) => day(d)?,
-            None => chrono::Local::now().date_naive().min(to),
-        };
-        Ok(tidemark_domain::report::ReportParams {
-            from,
-            to,
-            as_of,
-            units: self.units.clone(),
-        })
+                ),
+                PeriodError::Backwards => CmdError::new(
+                    "user",
+                    "Ngày kết thúc trước ngày bắt đầu. (The period ends before it starts.)",
+                ),
+            })?;
+        params.units = self.units.clone();
+        Ok(params)
     }
 }
 
@@ -503,13 +491,7 @@ pub fn export_report(
         path = dir.join(format!("{stem}-{n}.{ext}"));
         n += 1;
     }
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            ClientError::io(format!("writing {}", path.display()), e)
-        })?;
+    tidemark_client::write_atomically(&path, &bytes)?;
     tracing::info!(bytes = bytes.len(), format = ext, "report exported");
     Ok(ExportedReport {
         path: path.display().to_string(),

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tidemark_client::report::{render, RenderOptions, ReportFormat};
+use tidemark_client::report::ReportFormat;
 use tidemark_client::{Client, ClientError, ExportFormat, ImportProgress};
 use tidemark_domain::Lang;
 use tidemark_store::ListFilter;
@@ -55,7 +55,7 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                 ReportFormatArg::Xlsx => ReportFormat::Xlsx,
                 ReportFormatArg::Html => ReportFormat::Html,
             };
-            let request = ReportRequest {
+            let request = crate::report::Request {
                 from,
                 to,
                 units,
@@ -63,7 +63,7 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                 format,
                 details,
             };
-            report(&open()?, request, out.as_deref(), lang)
+            crate::report::run(&open()?, request, out.as_deref(), lang)
         }
         Command::Export { format, kind, out } => {
             export(&open()?, format, kind, out.as_deref(), lang)
@@ -272,117 +272,6 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
         Command::Bundle { action } => crate::syncing::bundle(open()?, action, lang),
         Command::Demo { dir, serve } => crate::demo::run(dir, serve, lang),
     }
-}
-
-/// What `tidemark report` was asked for.
-struct ReportRequest {
-    from: String,
-    to: String,
-    units: Vec<String>,
-    as_of: Option<String>,
-    format: ReportFormat,
-    details: bool,
-}
-
-fn parse_day(s: &str, lang: Lang) -> Result<chrono::NaiveDate, Failure> {
-    tidemark_domain::validate::parse_date(s).ok_or_else(|| {
-        Failure::User(format!(
-            "{} `{s}` (YYYY-MM-DD)",
-            t(lang, "ngày không hợp lệ", "invalid date")
-        ))
-    })
-}
-
-fn report(c: &Client, r: ReportRequest, out: Option<&Path>, lang: Lang) -> Result<(), Failure> {
-    let fail = |e: ClientError| Failure::from_client(e, lang);
-    let from = parse_day(&r.from, lang)?;
-    let to = parse_day(&r.to, lang)?;
-    if to < from {
-        return Err(Failure::User(format!(
-            "{} ({} < {})",
-            t(
-                lang,
-                "khoảng thời gian kết thúc trước khi bắt đầu",
-                "the period ends before it starts"
-            ),
-            r.to,
-            r.from
-        )));
-    }
-    let as_of = match r.as_of.as_deref() {
-        Some(d) => parse_day(d, lang)?,
-        None => chrono::Local::now().date_naive().min(to),
-    };
-    let mut units = Vec::new();
-    for u in r.units {
-        match c.unit_name(&u).map_err(fail)? {
-            Some(name) => units.push(name),
-            None => {
-                return Err(Failure::User(format!(
-                    "{} `{u}`",
-                    t(
-                        lang,
-                        "không có đơn vị nào có tên hoặc mã",
-                        "no unit has the name or code"
-                    )
-                )))
-            }
-        }
-    }
-    if r.format == ReportFormat::Xlsx && out.is_none() {
-        return Err(Failure::User(
-            t(
-                lang,
-                "XLSX là tệp nhị phân: hãy chỉ định --out TỆP",
-                "XLSX is a binary file: give --out FILE",
-            )
-            .into(),
-        ));
-    }
-    let params = tidemark_domain::report::ReportParams {
-        from,
-        to,
-        as_of,
-        units,
-    };
-    let report = c.report(&params).map_err(fail)?;
-    let options = RenderOptions {
-        lang,
-        details: r.details,
-    };
-    let bytes = render(&report, r.format, options).map_err(fail)?;
-    match out {
-        Some(path) => {
-            write_atomically(path, &bytes).map_err(fail)?;
-            eprintln!(
-                "{} {} ({} {})",
-                t(lang, "Đã ghi báo cáo vào", "Wrote the report to"),
-                path.display(),
-                report.sources.len(),
-                t(lang, "bản ghi được tính", "records counted")
-            );
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&bytes)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| fail(ClientError::io("writing the report", e)))?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes beside `path` and renames, so a failure never leaves half a file where a good one
-/// was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)
-        .map_err(|e| ClientError::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ClientError::io(format!("renaming to {}", path.display()), e)
-    })
 }
 
 fn check_date(d: Option<String>, lang: Lang) -> Result<Option<String>, Failure> {

@@ -16,6 +16,7 @@ mod args;
 mod commands;
 mod demo;
 mod output;
+mod report;
 mod syncing;
 
 use std::path::PathBuf;

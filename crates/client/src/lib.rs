@@ -46,6 +46,18 @@ pub struct Client {
     lang: Lang,
 }
 
+/// Writes `bytes` beside `path` and renames the result into place, so a failure never leaves
+/// half a file where a good one was.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| ClientError::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ClientError::io(format!("renaming to {}", path.display()), e)
+    })
+}
+
 /// Seconds since the Unix epoch, from the system clock.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()

@@ -14,6 +14,41 @@ use crate::{Client, ClientError};
 
 pub use tidemark_domain::report::{Cell, Column, Label, Row, SourceRecord, Table};
 
+/// Why a report period given as text was refused; callers word it for their users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeriodError {
+    /// Not a `YYYY-MM-DD` day: the text given.
+    BadDate(String),
+    /// The period ends before it starts.
+    Backwards,
+}
+
+/// A report's period from text (`YYYY-MM-DD`), as the CLI and the app receive it: `as_of`
+/// defaults to today, or to `to` if that is earlier. No units are set (all units).
+pub fn params_from_text(
+    from: &str,
+    to: &str,
+    as_of: Option<&str>,
+) -> Result<ReportParams, PeriodError> {
+    let day = |s: &str| {
+        tidemark_domain::validate::parse_date(s).ok_or_else(|| PeriodError::BadDate(s.into()))
+    };
+    let (from, to) = (day(from)?, day(to)?);
+    if to < from {
+        return Err(PeriodError::Backwards);
+    }
+    let as_of = match as_of {
+        Some(d) => day(d)?,
+        None => chrono::Local::now().date_naive().min(to),
+    };
+    Ok(ReportParams {
+        from,
+        to,
+        as_of,
+        units: Vec::new(),
+    })
+}
+
 /// The output formats of `tidemark report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
