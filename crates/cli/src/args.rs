@@ -243,6 +243,28 @@ pub enum Command {
         #[command(subcommand)]
         action: TrackAction,
     },
+    /// Attach a photo or file to a patrol (or one of its inspections or violations), an
+    /// exchange or an activity. The file is stored once, by its SHA-256.
+    Attach {
+        /// Record id.
+        id: String,
+        /// The file.
+        file: PathBuf,
+        /// Attach to the patrol's inspection number N (from 1, as `show` lists them).
+        #[arg(long, conflicts_with = "violation")]
+        inspection: Option<usize>,
+        /// Attach to the patrol's violation number N (from 1).
+        #[arg(long)]
+        violation: Option<usize>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List or get a record's attached files.
+    Attachment {
+        /// What to do.
+        #[command(subcommand)]
+        action: AttachmentAction,
+    },
     /// Low-level document transfer between stores (before sync and bundles exist).
     Doc {
         /// What to do.
@@ -287,6 +309,31 @@ pub enum BundleAction {
         receipt: Option<PathBuf>,
         #[command(flatten)]
         out: Output,
+    },
+}
+
+/// Attachment subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AttachmentAction {
+    /// The files of a record: name, type, size, hash, and whether each is on this device.
+    List {
+        /// Record id.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Write one file of a record out.
+    Get {
+        /// Record id.
+        id: String,
+        /// The file's name (or the start of its hash, at least 8 digits).
+        name: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Write its thumbnail instead.
+        #[arg(long)]
+        thumb: bool,
     },
 }
 

@@ -231,6 +231,21 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             saved(lang, &id, outcome);
             Ok(())
         }
+        Command::Attach {
+            id,
+            file,
+            inspection,
+            violation,
+            out,
+        } => crate::attachments::attach(
+            &mut open()?,
+            &id,
+            &file,
+            (inspection, violation),
+            out.json,
+            lang,
+        ),
+        Command::Attachment { action } => crate::attachments::attachment(&open()?, action, lang),
         Command::Track {
             action: TrackAction::Import { id, file, out },
         } => {

@@ -13,6 +13,7 @@ macro_rules! say {
 }
 
 mod args;
+mod attachments;
 mod commands;
 mod demo;
 mod output;

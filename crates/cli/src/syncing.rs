@@ -90,6 +90,28 @@ fn status_line(s: &SyncStatus, lang: Lang) -> String {
             human_bytes(*bytes_up),
             human_bytes(*bytes_down)
         ),
+        SyncStatus::Transferring {
+            direction,
+            thumb,
+            done,
+            total,
+            file,
+            files,
+            ..
+        } => format!(
+            "{} {file}/{files} ({}): {} / {}",
+            match direction {
+                sync::FileDirection::Up => t(lang, "đang gửi tệp", "sending file"),
+                sync::FileDirection::Down => t(lang, "đang nhận tệp", "receiving file"),
+            },
+            if *thumb {
+                t(lang, "ảnh thu nhỏ", "thumbnail")
+            } else {
+                t(lang, "tệp đầy đủ", "full file")
+            },
+            human_bytes(*done),
+            human_bytes(*total)
+        ),
         SyncStatus::UpToDate { pending, wire, .. } => format!(
             "{}; {pending} {}; ↑ {} ↓ {}, {} {}",
             t(lang, "đã cập nhật", "up to date"),
@@ -123,7 +145,7 @@ pub fn sync(c: Client, once: bool, json: bool, lang: Lang) -> Result<(), Failure
         let quiet = json;
         let progress = move |s: SyncStatus| {
             if !quiet {
-                if let SyncStatus::Syncing { .. } = s {
+                if let SyncStatus::Syncing { .. } | SyncStatus::Transferring { .. } = s {
                     eprint!("\r{}   ", status_line(&s, lang));
                 }
             }
@@ -154,6 +176,26 @@ pub fn sync(c: Client, once: bool, json: bool, lang: Lang) -> Result<(), Failure
             t(lang, "lượt gửi nhận", "round trips"),
             report.millis
         );
+        let f = &report.files;
+        if f.uploaded + f.downloaded + f.waiting + f.refused.len() > 0 {
+            say!(
+                "{}: ↑ {} ({}), ↓ {} ({}), {} {}",
+                t(lang, "Tệp đính kèm", "Attachments"),
+                f.uploaded,
+                human_bytes(f.bytes_sent),
+                f.downloaded,
+                human_bytes(f.bytes_received),
+                f.waiting,
+                t(lang, "chưa có trên máy chủ", "not at the relay yet")
+            );
+            for (hash, code) in &f.refused {
+                say!(
+                    "  {} {}: {code}",
+                    t(lang, "máy chủ từ chối tệp", "relay refused file"),
+                    &hash[..12]
+                );
+            }
+        }
         for (id, code) in &report.refused {
             say!(
                 "  {} {id}: {code}",

@@ -7,6 +7,7 @@
 //! the same transaction. When this returns `Ok`, the write is on disk.
 
 mod app;
+pub mod attachments;
 mod bundle;
 mod error;
 mod export;
@@ -18,6 +19,7 @@ pub mod sync;
 mod track;
 
 pub use app::{Dashboard, KindCount, StagedRow, UnitInfo, UnitSummary};
+pub use attachments::Attached;
 pub use bundle::{BundleMerged, BundleWritten};
 pub use error::ClientError;
 pub use export::ExportFormat;

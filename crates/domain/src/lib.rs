@@ -24,4 +24,4 @@ pub use error::DomainError;
 pub use fold::fold_for_search;
 pub use history::HistoryEntry;
 pub use message::{Lang, Message};
-pub use records::{Record, RecordKind};
+pub use records::{AttachPlace, AttachPlaceError, AttachmentRef, Record, RecordKind};

@@ -161,6 +161,27 @@ impl Checker<'_> {
         }
     }
 
+    fn attachment(&mut self, field: &str, a: &crate::records::AttachmentRef) {
+        let hash_ok =
+            |h: &str| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hash_ok(&a.hash) || a.thumb.as_deref().is_some_and(|t| !hash_ok(t)) {
+            self.push(
+                field,
+                "bad_attachment_hash",
+                "Tệp đính kèm phải được tham chiếu bằng mã SHA-256 (64 chữ số hex thường).".into(),
+                "An attachment must be referenced by its SHA-256 (64 lowercase hex digits).".into(),
+            );
+        }
+        if crate::records::clean_attachment_name(&a.name).as_deref() != Some(a.name.as_str()) {
+            self.push(
+                field,
+                "bad_attachment_name",
+                "Tên tệp đính kèm không được rỗng, chứa thư mục hay ký tự điều khiển.".into(),
+                "An attachment's name must be non-empty, with no directories or control characters.".into(),
+            );
+        }
+    }
+
     fn registration(&mut self, field: &str, value: &str) {
         if self.required(field, value) && !is_registration(value.trim()) {
             self.push(
@@ -194,6 +215,9 @@ pub fn validate(record: &Record, ctx: &Context) -> Vec<Message> {
     }
     for (field, unit) in record.referenced_units() {
         c.unit(field, unit);
+    }
+    for (place, a) in record.attachments() {
+        c.attachment(&place.field(), a);
     }
     match record {
         Record::Unit(u) => {

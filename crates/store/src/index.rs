@@ -19,6 +19,7 @@ const PER_RECORD_TABLES: &[(&str, &str)] = &[
     ("exchange_recipients", "id"),
     ("activities", "id"),
     ("units", "id"),
+    ("record_attachments", "record_id"),
 ];
 
 impl Tx<'_> {
@@ -49,6 +50,7 @@ impl Tx<'_> {
             "INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)",
             params![rowid, body],
         )?;
+        self.index_attachments(record)?;
         self.index_kind(record)
     }
 

@@ -6,6 +6,7 @@
 //! never disagrees with the documents, and a write reported as saved survives `kill -9` and a
 //! power cut. A full disk rolls the transaction back and surfaces as [`StoreError::DiskFull`].
 
+mod attachments;
 mod docs;
 mod error;
 mod index;
@@ -13,6 +14,7 @@ mod query;
 mod schema;
 mod sync;
 
+pub use attachments::{AttachmentRow, BlobWork};
 pub use docs::DocStats;
 pub use error::StoreError;
 pub use query::{ListFilter, RecordRow, SearchHit};

@@ -155,6 +155,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (doc_id, unit, via)
     );
     "#,
+    // 3: attachments — which record refers to which file (and its thumbnail), which files are
+    // on this device (the bytes are files named by hash beside the store), and which ones each
+    // relay has confirmed complete.
+    r#"
+    CREATE TABLE record_attachments (
+        record_id TEXT NOT NULL,
+        place     TEXT NOT NULL,
+        hash      TEXT NOT NULL,
+        thumb     TEXT,
+        name      TEXT NOT NULL,
+        mime      TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        PRIMARY KEY (record_id, place, hash)
+    );
+    CREATE INDEX record_attachments_hash ON record_attachments(hash);
+    CREATE INDEX record_attachments_thumb ON record_attachments(thumb);
+    CREATE TABLE blobs (
+        hash      TEXT PRIMARY KEY,
+        size      INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE TABLE blob_uploads (
+        relay   TEXT NOT NULL,
+        hash    TEXT NOT NULL,
+        done_at INTEGER NOT NULL,
+        PRIMARY KEY (relay, hash)
+    );
+    "#,
 ];
 
 /// Brings the schema up to date, each migration in its own transaction.

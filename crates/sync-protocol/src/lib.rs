@@ -7,6 +7,7 @@
 //! The relay builds the session logic and HTTP endpoints on top of this; see
 //! `docs/protocol.md` for the layouts.
 
+pub mod attachment;
 mod bundle;
 mod envelope;
 mod response;

@@ -42,6 +42,23 @@ pub enum SyncStatus {
         /// Bytes received so far.
         bytes_down: u64,
     },
+    /// A file (attachment or thumbnail) is moving, after the records.
+    Transferring {
+        /// Up to the relay or down from it.
+        direction: super::files::Direction,
+        /// The file's hash (names stay out of status events, which may be logged).
+        hash: String,
+        /// Whether it is a thumbnail.
+        thumb: bool,
+        /// Bytes of this file moved so far (including chunks moved in earlier sessions).
+        done: u64,
+        /// The file's size.
+        total: u64,
+        /// Which file of this session (from 1).
+        file: usize,
+        /// Files in this session.
+        files: usize,
+    },
     /// Everything local is at the relay and everything the relay had is here.
     UpToDate {
         /// When, seconds since the epoch.

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RANGE};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
+use tidemark_sync_protocol::attachment::Manifest;
 use tidemark_sync_protocol::{decode_response, encode, DocMessage, Envelope, Limits};
 
 use super::SyncError;
@@ -239,11 +240,22 @@ impl RelayHttp {
         req: reqwest::RequestBuilder,
         body: Option<(&[u8], &str)>,
     ) -> Result<Vec<u8>, SyncError> {
+        self.send_body(req, body, true).await
+    }
+
+    /// [`Self::send`], compressing the body only if `compress` (photos are compressed already:
+    /// zstd would only spend time).
+    async fn send_body(
+        &self,
+        req: reqwest::RequestBuilder,
+        body: Option<(&[u8], &str)>,
+        compress: bool,
+    ) -> Result<Vec<u8>, SyncError> {
         let mut req = self.authed(req).header(ACCEPT_ENCODING, "zstd");
         let mut sent = 0usize;
         if let Some((bytes, media)) = body {
             req = req.header(CONTENT_TYPE, media);
-            if bytes.len() >= COMPRESS_FROM {
+            if compress && bytes.len() >= COMPRESS_FROM {
                 let packed = zstd::bulk::compress(bytes, 3)
                     .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
                 sent = packed.len();
@@ -379,6 +391,97 @@ impl RelayHttp {
             Some((bundle, "application/x-tidemark-bundle")),
         )
         .await
+    }
+}
+
+/// The relay's answer to starting (or resuming) an upload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadState {
+    /// Whether the relay has the whole file already.
+    pub complete: bool,
+    /// Indexes of the chunks it holds.
+    #[serde(default)]
+    pub have: Vec<u64>,
+}
+
+/// What the relay holds of an attachment.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RemoteAttachment {
+    /// Size, media type and chunk hashes.
+    #[serde(flatten)]
+    pub manifest: Manifest,
+    /// Whether every chunk is in.
+    pub complete: bool,
+}
+
+impl RelayHttp {
+    /// `POST /v1/attachments/{hash}`: declares the file; the relay says which chunks it has.
+    pub async fn attachment_begin(
+        &self,
+        hash: &str,
+        manifest: &Manifest,
+    ) -> Result<UploadState, SyncError> {
+        let body =
+            serde_json::to_value(manifest).map_err(|e| SyncError::internal(e.to_string()))?;
+        self.json(
+            self.http.post(self.url(&format!("/v1/attachments/{hash}"))),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// `PUT /v1/attachments/{hash}/chunks/{index}`; returns whether the file is complete.
+    pub async fn attachment_chunk(
+        &self,
+        hash: &str,
+        index: u64,
+        bytes: &[u8],
+    ) -> Result<bool, SyncError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            complete: bool,
+        }
+        let req = self
+            .http
+            .put(self.url(&format!("/v1/attachments/{hash}/chunks/{index}")));
+        let raw = self
+            .send_body(req, Some((bytes, "application/octet-stream")), false)
+            .await?;
+        let a: Answer = serde_json::from_slice(&raw).map_err(|e| {
+            SyncError::bad_response(format!("unexpected answer from the relay: {e}"))
+        })?;
+        Ok(a.complete)
+    }
+
+    /// `GET /v1/attachments/{hash}`.
+    pub async fn attachment_meta(&self, hash: &str) -> Result<RemoteAttachment, SyncError> {
+        self.json(
+            self.http.get(self.url(&format!("/v1/attachments/{hash}"))),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/attachments/{hash}/content` for bytes `[start, end)`.
+    pub async fn attachment_range(
+        &self,
+        hash: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, SyncError> {
+        let req = self
+            .http
+            .get(self.url(&format!("/v1/attachments/{hash}/content")))
+            .header(RANGE, format!("bytes={start}-{}", end.saturating_sub(1)));
+        let bytes = self.send(req, None).await?;
+        if bytes.len() as u64 != end - start {
+            return Err(SyncError::bad_response(format!(
+                "asked for {} bytes of an attachment, got {}",
+                end - start,
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
     }
 }
 

@@ -7,13 +7,15 @@
 
 mod delivery;
 mod engine;
+mod files;
 mod http;
 mod session;
 mod sharing;
 
 pub use delivery::{Delivery, DeliveryStage, UnitDelivery};
 pub use engine::{SyncEngine, SyncStatus};
-pub use http::{normalise_url, RelayHttp, WireCounters, WireTotals};
+pub use files::{Direction as FileDirection, FilesReport};
+pub use http::{normalise_url, RelayHttp, RemoteAttachment, UploadState, WireCounters, WireTotals};
 pub use session::{sync_once, SyncReport};
 pub(crate) use sharing::sharing;
 

@@ -49,6 +49,8 @@ pub struct SyncReport {
     pub receipts: usize,
     /// Records that changed here (changes received), at most 1,000 ids.
     pub changed: Vec<String>,
+    /// Attachments moved after the records.
+    pub files: super::FilesReport,
     /// Bytes and round trips on the wire.
     pub wire: WireTotals,
     /// Wall time in milliseconds.
@@ -76,8 +78,15 @@ pub async fn sync_once(
         done: 0,
         total: 0,
     };
-    let result = s.run().await;
+    let mut result = s.run().await;
     let mut report = s.report;
+    // Files move only once the records referring to them are at the relay and here.
+    if result.is_ok() {
+        match super::files::transfer(shared, &cfg, &http, progress).await {
+            Ok(files) => report.files = files,
+            Err(e) => result = Err(e),
+        }
+    }
     report.wire = counters.totals();
     report.millis = started.elapsed().as_millis() as u64;
     let mut c = lock(shared);

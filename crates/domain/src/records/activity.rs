@@ -3,6 +3,8 @@
 use autosurgeon::{Hydrate, Reconcile, Text};
 use serde::{Deserialize, Serialize};
 
+use super::AttachmentRef;
+
 use super::serde_text::{self, text_is_empty};
 
 /// A community activity.
@@ -35,4 +37,8 @@ pub struct CommunityActivity {
         skip_serializing_if = "text_is_empty"
     )]
     pub description: Text,
+    /// Attached photos and files, by content address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<AttachmentRef>,
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile, Text};
 use serde::{Deserialize, Serialize};
 
+use super::AttachmentRef;
+
 use super::serde_text::{self, text_is_empty};
 
 /// A message from one unit to others.
@@ -35,6 +37,10 @@ pub struct InfoExchange {
     /// recipients touch different keys and never conflict.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub acknowledgements: BTreeMap<String, Acknowledgement>,
+    /// Attached photos and files, by content address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 /// A recipient's acknowledgement (đã nhận).

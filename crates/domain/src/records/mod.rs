@@ -5,6 +5,7 @@
 //! character by character; GPS tracks are compact encoded byte segments.
 
 mod activity;
+mod attachment;
 mod exchange;
 mod meeting;
 mod patrol;
@@ -15,6 +16,7 @@ mod status;
 mod unit;
 
 pub use activity::CommunityActivity;
+pub use attachment::{clean_name as clean_attachment_name, AttachmentRef, MAX_NAME_BYTES};
 pub use exchange::{Acknowledgement, InfoExchange};
 pub use meeting::ReviewMeeting;
 pub use patrol::{Incident, Inspection, LatLon, Patrol, Violation};
@@ -23,6 +25,41 @@ pub use status::PlanStatus;
 pub use unit::{Unit, UnitKind};
 
 use serde::{Deserialize, Serialize};
+
+/// Where in a record a file hangs: on the record itself, or on one of a patrol's inspections or
+/// violations (numbered from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "on", content = "index", rename_all = "snake_case")]
+pub enum AttachPlace {
+    /// The record itself.
+    Record,
+    /// A patrol's inspection.
+    Inspection(usize),
+    /// A patrol's violation.
+    Violation(usize),
+}
+
+impl AttachPlace {
+    /// The field path of the list, e.g. `violations[1].attachments`.
+    pub fn field(self) -> String {
+        match self {
+            AttachPlace::Record => "attachments".into(),
+            AttachPlace::Inspection(i) => format!("vessels_inspected[{i}].attachments"),
+            AttachPlace::Violation(i) => format!("violations[{i}].attachments"),
+        }
+    }
+}
+
+/// Why a file cannot hang at a place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachPlaceError {
+    /// The record kind takes no files there.
+    #[error("a {} record takes no files at {}", .0.as_str(), .1.field())]
+    NotHere(RecordKind, AttachPlace),
+    /// The patrol has fewer inspections or violations.
+    #[error("the patrol has no {} (it has {})", .0.field().trim_end_matches(".attachments"), .1)]
+    NoSuchEntry(AttachPlace, usize),
+}
 
 /// The kind of a record; also the `type` field of the interchange format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,6 +206,63 @@ impl Record {
             Record::InfoExchange(r) => r.subject.clone(),
             Record::CommunityActivity(r) => format!("{} — {}", r.kind, r.location),
             Record::ReviewMeeting(r) => format!("{} — {}", r.date, r.location),
+        }
+    }
+
+    /// Every file the record refers to, with where it hangs.
+    pub fn attachments(&self) -> Vec<(AttachPlace, &AttachmentRef)> {
+        let mut out = Vec::new();
+        match self {
+            Record::Patrol(p) => {
+                out.extend(p.attachments.iter().map(|a| (AttachPlace::Record, a)));
+                for (i, v) in p.vessels_inspected.iter().enumerate() {
+                    out.extend(
+                        v.attachments
+                            .iter()
+                            .map(|a| (AttachPlace::Inspection(i), a)),
+                    );
+                }
+                for (i, v) in p.violations.iter().enumerate() {
+                    out.extend(v.attachments.iter().map(|a| (AttachPlace::Violation(i), a)));
+                }
+            }
+            Record::InfoExchange(x) => {
+                out.extend(x.attachments.iter().map(|a| (AttachPlace::Record, a)))
+            }
+            Record::CommunityActivity(r) => {
+                out.extend(r.attachments.iter().map(|a| (AttachPlace::Record, a)))
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// The list of attachments at `place`, or why there is none: the kind takes no files, or
+    /// the patrol has no inspection or violation with that number.
+    pub fn attachments_mut(
+        &mut self,
+        place: AttachPlace,
+    ) -> Result<&mut Vec<AttachmentRef>, AttachPlaceError> {
+        let kind = self.kind();
+        match (self, place) {
+            (Record::Patrol(p), AttachPlace::Record) => Ok(&mut p.attachments),
+            (Record::Patrol(p), AttachPlace::Inspection(i)) => {
+                let n = p.vessels_inspected.len();
+                p.vessels_inspected
+                    .get_mut(i)
+                    .map(|v| &mut v.attachments)
+                    .ok_or(AttachPlaceError::NoSuchEntry(place, n))
+            }
+            (Record::Patrol(p), AttachPlace::Violation(i)) => {
+                let n = p.violations.len();
+                p.violations
+                    .get_mut(i)
+                    .map(|v| &mut v.attachments)
+                    .ok_or(AttachPlaceError::NoSuchEntry(place, n))
+            }
+            (Record::InfoExchange(x), AttachPlace::Record) => Ok(&mut x.attachments),
+            (Record::CommunityActivity(a), AttachPlace::Record) => Ok(&mut a.attachments),
+            _ => Err(AttachPlaceError::NotHere(kind, place)),
         }
     }
 

@@ -3,6 +3,8 @@
 use autosurgeon::{bytes::ByteVec, Hydrate, Reconcile, Text};
 use serde::{Deserialize, Serialize};
 
+use super::AttachmentRef;
+
 use super::serde_text::{self, text_is_empty};
 
 /// A sea patrol.
@@ -59,6 +61,10 @@ pub struct Patrol {
         skip_serializing_if = "text_is_empty"
     )]
     pub notes: Text,
+    /// Attached photos and files, by content address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 /// An administrative inspection of a vessel (kiểm tra hành chính).
@@ -84,6 +90,10 @@ pub struct Inspection {
     /// Outcome of the inspection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// Attached photos and files, by content address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 /// A violation found on a patrol and the action taken.
@@ -99,6 +109,10 @@ pub struct Violation {
     /// Fine in VND.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fine_vnd: Option<u64>,
+    /// Attached photos and files, by content address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Vec::new")]
+    pub attachments: Vec<AttachmentRef>,
 }
 
 /// Something that happened on a patrol (rescue, breakdown, weather…).
