@@ -261,6 +261,16 @@ pub fn status(c: &Client, json: bool, lang: Lang) -> Result<(), Failure> {
         t(lang, "bản ghi chờ gửi", "records waiting"),
         s.pending
     );
+    if s.files_to_send + s.files_to_fetch > 0 {
+        say!(
+            "{:>24}: {} {}, {} {}",
+            t(lang, "tệp đính kèm", "attachments"),
+            s.files_to_send,
+            t(lang, "chờ gửi", "to send"),
+            s.files_to_fetch,
+            t(lang, "chờ nhận", "to fetch")
+        );
+    }
     if let Some(e) = &s.last_error {
         say!(
             "{:>24}: [{}] {}",

@@ -355,6 +355,10 @@ pub struct SyncSummary {
     pub refused: Vec<(String, String)>,
     /// Bytes and round trips of the last successful sync.
     pub last_totals: Option<serde_json::Value>,
+    /// Files (thumbnails included) here that the relay has not confirmed.
+    pub files_to_send: usize,
+    /// Files records refer to that are not on this device yet.
+    pub files_to_fetch: usize,
 }
 
 impl Client {
@@ -379,6 +383,11 @@ impl Client {
             last_totals: s
                 .meta(keys::LAST_TOTALS)?
                 .and_then(|v| serde_json::from_str(&v).ok()),
+            files_to_send: match &cfg {
+                Some(c) => s.uploads_pending(c.key())?.len(),
+                None => 0,
+            },
+            files_to_fetch: s.downloads_pending()?.len(),
         })
     }
 
