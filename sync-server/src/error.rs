@@ -41,6 +41,23 @@ pub enum AppError {
     /// A body or message is larger than configured.
     #[error("{0}")]
     TooLarge(String),
+    /// The uploading unit's attachments would pass its quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// A `Range` that starts at or past the end of the file.
+    #[error("the range starts past the end of the file ({size} bytes); ask for bytes before it")]
+    RangeNotSatisfiable {
+        /// Size of the file.
+        size: u64,
+    },
+    /// Well formed, but the content does not check out against what was declared.
+    #[error("{message}")]
+    Unprocessable {
+        /// Stable code.
+        code: &'static str,
+        /// Human-readable detail.
+        message: String,
+    },
     /// Too many attempts from this address; try again later.
     #[error("too many attempts; try again in a minute")]
     RateLimited,
@@ -70,8 +87,12 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound { .. } => "not_found",
-            AppError::Conflict { code, .. } | AppError::BadRequest { code, .. } => code,
+            AppError::Conflict { code, .. }
+            | AppError::BadRequest { code, .. }
+            | AppError::Unprocessable { code, .. } => code,
             AppError::TooLarge(_) => "too_large",
+            AppError::QuotaExceeded(_) => "quota_exceeded",
+            AppError::RangeNotSatisfiable { .. } => "bad_range",
             AppError::UnsupportedEncoding => "unsupported_encoding",
             AppError::RateLimited => "rate_limited",
             AppError::Database(_) | AppError::Internal(_) => "internal",
@@ -86,7 +107,9 @@ impl AppError {
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooLarge(_) | AppError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,6 +128,13 @@ impl IntoResponse for AppError {
         };
         let body = serde_json::json!({"error": {"code": self.code(), "message": message}});
         let mut response = (status, Json(body)).into_response();
+        if let AppError::RangeNotSatisfiable { size } = &self {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("bytes */{size}")) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::CONTENT_RANGE, v);
+            }
+        }
         response
             .extensions_mut()
             .insert(crate::metrics::ErrorCode(self.code()));

@@ -15,6 +15,7 @@ use tidemark_sync_protocol::{Bundle, BundleDoc, Receipt, ReceiptDoc, RECEIPT_FOR
 use crate::cache::DocCache;
 use crate::db::{now, Access, Db, Device, DocMeta, ImportWrite, NewDocument};
 use crate::error::AppError;
+use crate::references::references;
 use crate::sync::{check_authors, chunk_for, hex_heads, take_doc, ItemError};
 
 /// Who imports a bundle.
@@ -238,6 +239,7 @@ fn apply(
     check_authors(db, meta, &new_changes)?;
     let accepted = new_changes.len();
     let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored)?;
+    let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_import(&ImportWrite {
         actor: importer.actor().to_string(),
         create,
@@ -245,6 +247,7 @@ fn apply(
         chunk: chunk.bytes,
         replaces_all: chunk.compact,
         heads: hex_heads(&mut fork),
+        attachments,
     })?;
     Ok((fork, accepted, chunk.stored, version))
 }

@@ -15,6 +15,7 @@ mod http;
 pub mod import;
 pub mod metrics;
 mod ratelimit;
+pub mod references;
 pub mod session;
 pub mod settings;
 pub mod sync;

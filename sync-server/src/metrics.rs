@@ -1,5 +1,6 @@
 //! Counters for `/metrics` in the Prometheus text format: requests by route and status, errors
-//! by code, sync rounds and items by code, bytes in and out, documents loaded. Counts only.
+//! by code, sync rounds and items by code, bytes in and out, documents loaded, attachment
+//! chunks received and refused, attachment bytes received and served. Counts only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -16,6 +17,10 @@ pub struct Metrics {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     documents_loaded: AtomicU64,
+    attachment_chunks_received: AtomicU64,
+    attachment_chunks_refused: AtomicU64,
+    attachment_bytes_received: AtomicU64,
+    attachment_bytes_served: AtomicU64,
 }
 
 /// Marks a response with its error code so the metrics layer can count it.
@@ -53,6 +58,26 @@ impl Metrics {
         }
     }
 
+    /// Counts one attachment chunk stored, with its size.
+    pub fn chunk_received(&self, bytes: usize) {
+        self.attachment_chunks_received
+            .fetch_add(1, Ordering::Relaxed);
+        self.attachment_bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one attachment chunk refused (it, or the file it completed, did not check out).
+    pub fn chunk_refused(&self) {
+        self.attachment_chunks_refused
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts attachment content bytes sent.
+    pub fn attachment_served(&self, bytes: usize) {
+        self.attachment_bytes_served
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -82,6 +107,22 @@ impl Metrics {
             ("tidemark_sync_bytes_in_total", &self.bytes_in),
             ("tidemark_sync_bytes_out_total", &self.bytes_out),
             ("tidemark_documents_loaded_total", &self.documents_loaded),
+            (
+                "tidemark_attachment_chunks_received_total",
+                &self.attachment_chunks_received,
+            ),
+            (
+                "tidemark_attachment_chunks_refused_total",
+                &self.attachment_chunks_refused,
+            ),
+            (
+                "tidemark_attachment_bytes_received_total",
+                &self.attachment_bytes_received,
+            ),
+            (
+                "tidemark_attachment_bytes_served_total",
+                &self.attachment_bytes_served,
+            ),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));

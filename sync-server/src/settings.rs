@@ -46,6 +46,11 @@ pub struct Settings {
     pub max_bundle_bytes: usize,
     /// Seconds a bundle upload may take before it is answered with 408.
     pub bundle_timeout_secs: u64,
+    /// Largest attachment (photo or file) accepted, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Bytes of attachments each unit may upload in all (attachments the relay already has
+    /// cost nothing).
+    pub attachment_quota_bytes: u64,
 }
 
 impl Default for Settings {
@@ -68,6 +73,8 @@ impl Default for Settings {
             max_failed_auth_per_minute: 30,
             max_bundle_bytes: 256 * 1024 * 1024,
             bundle_timeout_secs: 600,
+            max_attachment_bytes: 64 * 1024 * 1024,
+            attachment_quota_bytes: 4 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -192,6 +199,16 @@ impl Settings {
             "TIDEMARK_BUNDLE_TIMEOUT_SECS",
             &mut self.bundle_timeout_secs,
         )?;
+        parse(
+            &env,
+            "TIDEMARK_MAX_ATTACHMENT_BYTES",
+            &mut self.max_attachment_bytes,
+        )?;
+        parse(
+            &env,
+            "TIDEMARK_ATTACHMENT_QUOTA_BYTES",
+            &mut self.attachment_quota_bytes,
+        )?;
         Ok(())
     }
 
@@ -204,7 +221,9 @@ impl Settings {
              # HTTPS: set both (PEM files); without them the relay speaks plain HTTP, which it\n\
              # refuses outside loopback unless allow_insecure = true.\n\
              # tls_cert = \"/etc/tidemark/relay-cert.pem\"\n\
-             # tls_key = \"/etc/tidemark/relay-key.pem\"\n{body}"
+             # tls_key = \"/etc/tidemark/relay-key.pem\"\n\
+             # Attachments: max_attachment_bytes caps one file; attachment_quota_bytes caps what\n\
+             # each unit uploads in all (a file the relay already has costs nothing).\n{body}"
         )
     }
 
@@ -251,6 +270,19 @@ mod tests {
     fn example_config_parses_back_to_defaults() {
         let s: Settings = toml::from_str(&Settings::example_toml()).expect("parse");
         assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn attachment_limits_layer_like_the_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.toml");
+        std::fs::write(&path, "max_attachment_bytes = 1048576\n").expect("write");
+        let env =
+            |name: &str| (name == "TIDEMARK_ATTACHMENT_QUOTA_BYTES").then(|| "2097152".to_string());
+        let s = Settings::load(Some(&path), env).expect("load");
+        assert_eq!(s.max_attachment_bytes, 1 << 20);
+        assert_eq!(s.attachment_quota_bytes, 2 << 20);
+        assert_eq!(Settings::default().attachment_quota_bytes, 4 << 30);
     }
 
     #[test]

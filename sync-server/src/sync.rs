@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::cache::DocCache;
 use crate::db::{Access, Db, Device, DocMeta, SyncWrite};
 use crate::error::AppError;
+use crate::references::references;
 use crate::session::Sessions;
 
 /// What the relay keeps in memory between rounds, borrowed for one batch.
@@ -210,6 +211,7 @@ fn advance(
     let accepted = new_changes.len();
     let reply = fork.sync().generate_sync_message(&mut state);
     let chunk = chunk_for(db, doc_id, &mut fork, &before, accepted, stored)?;
+    let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_sync(&SyncWrite {
         doc_id: doc_id.to_string(),
         device_id: device.id.clone(),
@@ -217,6 +219,7 @@ fn advance(
         replaces_all: chunk.compact,
         heads: hex_heads(&mut fork),
         state: state.encode(),
+        attachments,
     })?;
     Ok(Advanced {
         fork,

@@ -1,9 +1,12 @@
 //! Stored changes and what points at them: chunks, per-(document, device) sync states, the
 //! change feed, and the writes of a sync item or a bundle import (each one transaction).
 
+use std::collections::BTreeSet;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::attachments::replace_refs;
 use super::docs::{insert_document, NewDocument};
 use super::{audit, now, Db};
 use crate::error::AppError;
@@ -23,6 +26,9 @@ pub struct SyncWrite {
     pub heads: Vec<String>,
     /// The encoded sync state for (document, device).
     pub state: Vec<u8>,
+    /// The attachment references of the document after the changes; when set, they replace
+    /// the stored ones.
+    pub attachments: Option<BTreeSet<String>>,
 }
 
 /// Everything one imported bundle document persists, in one transaction.
@@ -40,6 +46,9 @@ pub struct ImportWrite {
     pub replaces_all: bool,
     /// Heads after the changes (hex), written to the feed with the chunk.
     pub heads: Vec<String>,
+    /// The attachment references of the document after the changes; when set, they replace
+    /// the stored ones.
+    pub attachments: Option<BTreeSet<String>>,
 }
 
 /// One row of the change feed.
@@ -131,7 +140,8 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Persists one accepted sync item: chunk, feed row and sync state in one transaction.
+    /// Persists one accepted sync item: chunk, feed row, attachment references and sync state
+    /// in one transaction.
     /// Returns the document's new version when a chunk was written.
     pub fn commit_sync(&self, w: &SyncWrite) -> Result<Option<i64>, AppError> {
         let tx = self.conn.unchecked_transaction()?;
@@ -145,6 +155,9 @@ impl Db {
             )?),
             None => None,
         };
+        if let Some(refs) = &w.attachments {
+            replace_refs(&tx, &w.doc_id, refs)?;
+        }
         tx.execute(
             "INSERT OR REPLACE INTO sync_states (doc_id, device_id, state, updated_at)
              VALUES (?1, ?2, ?3, ?4)",
@@ -154,8 +167,9 @@ impl Db {
         Ok(version)
     }
 
-    /// Persists one imported bundle document: its creation if needed, the chunk, the feed row
-    /// and an audit row in one transaction. Returns the new version when a chunk was written.
+    /// Persists one imported bundle document: its creation if needed, the chunk, the feed row,
+    /// its attachment references and an audit row in one transaction. Returns the new version
+    /// when a chunk was written.
     pub fn commit_import(&self, w: &ImportWrite) -> Result<Option<i64>, AppError> {
         let tx = self.conn.unchecked_transaction()?;
         if let Some(doc) = &w.create {
@@ -171,6 +185,9 @@ impl Db {
             )?),
             None => None,
         };
+        if let Some(refs) = &w.attachments {
+            replace_refs(&tx, &w.doc_id, refs)?;
+        }
         audit(&tx, &w.actor, "bundle.document", &w.doc_id)?;
         tx.commit()?;
         Ok(version)

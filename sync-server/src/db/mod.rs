@@ -3,6 +3,7 @@
 //! Only this module knows SQL. Every write that a client sees acknowledged is committed with
 //! `synchronous=FULL` first, so it survives `kill -9` and power loss.
 
+mod attachments;
 mod chunks;
 mod docs;
 mod identity;
@@ -15,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::AppError;
 
+pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment};

@@ -67,6 +67,36 @@ const STEPS: &[&str] = &[
     );",
     // 2: when each sync state was last written, for delivery receipts (`POST /v1/receipts`).
     "ALTER TABLE sync_states ADD COLUMN updated_at INTEGER;",
+    // 3: attachments (content-addressed files in chunks), charged to the uploader's unit, and
+    // the references documents make to them (re-read whenever a document's changes persist;
+    // documents stored before this step are read once, see `references::backfill`).
+    "CREATE TABLE attachments (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        chunks TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(name),
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        created_at INTEGER NOT NULL,
+        complete INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attachments_unit ON attachments(unit);
+    CREATE TABLE attachment_chunks (
+        hash TEXT NOT NULL REFERENCES attachments(hash),
+        idx INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (hash, idx)
+    );
+    CREATE TABLE attachment_refs (
+        hash TEXT NOT NULL,
+        doc_id TEXT NOT NULL REFERENCES documents(id),
+        PRIMARY KEY (hash, doc_id)
+    );
+    CREATE INDEX attachment_refs_doc ON attachment_refs(doc_id);
+    CREATE TABLE attachment_refs_pending (
+        doc_id TEXT PRIMARY KEY REFERENCES documents(id)
+    );
+    INSERT INTO attachment_refs_pending (doc_id) SELECT id FROM documents;",
 ];
 
 /// The schema version this build writes.
@@ -127,5 +157,46 @@ mod tests {
             .query_row("SELECT updated_at FROM sync_states", [], |r| r.get(0))
             .expect("row kept");
         assert_eq!(at, None);
+    }
+
+    #[test]
+    fn documents_stored_before_attachments_get_their_references_read_once() {
+        use automerge::transaction::Transactable;
+        use automerge::{AutoCommit, ObjType, ROOT};
+        use tidemark_sync_protocol::attachment::sha256_hex;
+
+        let hash = sha256_hex("ảnh tàu cá".as_bytes());
+        let mut doc = AutoCommit::new();
+        let list = doc
+            .put_object(ROOT, "attachments", ObjType::List)
+            .expect("list");
+        let entry = doc.insert_object(&list, 0, ObjType::Map).expect("entry");
+        doc.put(&entry, "hash", hash.as_str()).expect("hash");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.sqlite3");
+        let mut conn = Connection::open(&path).expect("open");
+        for step in &STEPS[..2] {
+            conn.execute_batch(step).expect("old step");
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO units (name, created_at) VALUES ('Đồn Biên phòng Tân Thành', 0);
+             INSERT INTO documents (id, owner_unit, created_by, created_at)
+                 VALUES ('patrol:TT:1', 'Đồn Biên phòng Tân Thành', 'dev-1', 0);",
+        )
+        .expect("version 2 data");
+        conn.execute(
+            "INSERT INTO chunks (doc_id, bytes) VALUES ('patrol:TT:1', ?1)",
+            [doc.save()],
+        )
+        .expect("chunk");
+        migrate(&mut conn).expect("migrate");
+        drop(conn);
+
+        let db = crate::db::Db::open(&path).expect("db");
+        assert_eq!(crate::references::backfill(&db).expect("backfill"), 1);
+        let refs = db.attachment_refs("patrol:TT:1").expect("refs");
+        assert_eq!(refs.into_iter().collect::<Vec<_>>(), vec![hash]);
+        assert_eq!(crate::references::backfill(&db).expect("again"), 0);
     }
 }

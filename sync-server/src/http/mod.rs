@@ -1,5 +1,6 @@
 //! The HTTP surface: shared state, the router with its layers, and `serve`.
 
+mod attachments;
 mod auth;
 mod batch;
 mod body;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -46,6 +47,7 @@ impl AppState {
     /// Opens the database under `settings.data_dir`.
     pub fn open(settings: Settings) -> Result<AppState, AppError> {
         let db = Db::open(&settings.database_path())?;
+        crate::references::backfill(&db)?;
         let minute = Duration::from_secs(60);
         let idle = Duration::from_secs(settings.doc_idle_secs);
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
@@ -91,7 +93,8 @@ impl AppState {
 /// The relay's routes with body limit, timeout, concurrency limit and tracing layers.
 ///
 /// Bundle uploads have their own body limit (`max_bundle_bytes`) and timeout
-/// (`bundle_timeout_secs`): a bundle is far larger than a sync round.
+/// (`bundle_timeout_secs`): a bundle is far larger than a sync round. Attachment chunks have a
+/// body limit of one chunk (and some room), whatever `max_request_bytes` is.
 pub fn router(state: AppState) -> Router {
     let s = state.settings();
     let timeout = Duration::from_secs(s.request_timeout_secs.max(1));
@@ -108,6 +111,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/feed", get(handlers::feed))
         .route("/v1/receipts", post(batch::receipts))
         .route("/v1/sync", post(sync::sync))
+        .route(
+            "/v1/attachments/{hash}",
+            get(attachments::info).post(attachments::begin),
+        )
+        .route("/v1/attachments/{hash}/content", get(attachments::content))
         .layer(DefaultBodyLimit::max(s.max_request_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -120,7 +128,18 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             bundle_timeout,
         ));
+    let chunks = Router::new()
+        .route(
+            "/v1/attachments/{hash}/chunks/{index}",
+            put(attachments::put_chunk),
+        )
+        .layer(DefaultBodyLimit::max(attachments::CHUNK_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
     api.merge(uploads)
+        .merge(chunks)
         .fallback(handlers::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency))
