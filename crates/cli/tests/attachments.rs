@@ -1,25 +1,12 @@
 //! `tidemark attach`, `attachment list` and `attachment get`, as a user runs them.
 
 mod common;
-use common::{json, ok, tm};
+use common::{demo_store, json, ok, tm};
 
-const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.jsonl");
 const PATROL: &str = "patrol:KP:20250102:01";
 
 fn ready() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    ok(
-        dir.path(),
-        &[
-            "init",
-            "--unit",
-            "Đồn Biên phòng Kiểng Phước",
-            "--user",
-            "Đại úy Trần Minh Đức",
-        ],
-    );
-    ok(dir.path(), &["import", DEMO]);
-    dir
+    demo_store("Đồn Biên phòng Kiểng Phước", "Đại úy Trần Minh Đức")
 }
 
 #[test]

@@ -3,24 +3,10 @@
 use std::process::Command;
 
 mod common;
-use common::{json, ok, tm};
-
-const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.jsonl");
+use common::{demo_store, json, ok, tm};
 
 fn ready() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    ok(
-        dir.path(),
-        &[
-            "init",
-            "--unit",
-            "Bộ Chỉ huy BĐBP tỉnh Tiền Giang",
-            "--user",
-            "Thiếu tá Phạm Quang Huy",
-        ],
-    );
-    ok(dir.path(), &["import", DEMO]);
-    dir
+    demo_store("Bộ Chỉ huy BĐBP tỉnh Tiền Giang", "Thiếu tá Phạm Quang Huy")
 }
 
 #[test]

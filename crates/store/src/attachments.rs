@@ -152,15 +152,8 @@ impl Store {
     /// full files, smallest first.
     pub fn uploads_pending(&self, relay: &str) -> Result<Vec<BlobWork>, StoreError> {
         self.blob_work(
-            "SELECT hash, thumb, mime, size FROM (
-                 SELECT DISTINCT ra.thumb AS hash, 1 AS thumb, 'image/jpeg' AS mime, 0 AS size
-                 FROM record_attachments ra WHERE ra.thumb IS NOT NULL
-                 UNION
-                 SELECT ra.hash, 0, ra.mime, ra.size FROM record_attachments ra
-             ) w
-             WHERE EXISTS (SELECT 1 FROM blobs b WHERE b.hash = w.hash)
-               AND NOT EXISTS (SELECT 1 FROM blob_uploads u WHERE u.relay = ?1 AND u.hash = w.hash)
-             GROUP BY hash ORDER BY MAX(thumb) DESC, MIN(size), hash",
+            "EXISTS (SELECT 1 FROM blobs b WHERE b.hash = w.hash)
+             AND NOT EXISTS (SELECT 1 FROM blob_uploads u WHERE u.relay = ?1 AND u.hash = w.hash)",
             Some(relay),
         )
     }
@@ -169,20 +162,25 @@ impl Store {
     /// first.
     pub fn downloads_pending(&self) -> Result<Vec<BlobWork>, StoreError> {
         self.blob_work(
-            "SELECT hash, thumb, mime, size FROM (
-                 SELECT DISTINCT ra.thumb AS hash, 1 AS thumb, 'image/jpeg' AS mime, 0 AS size
-                 FROM record_attachments ra WHERE ra.thumb IS NOT NULL
-                 UNION
-                 SELECT ra.hash, 0, ra.mime, ra.size FROM record_attachments ra
-             ) w
-             WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = w.hash)
-             GROUP BY hash ORDER BY MAX(thumb) DESC, MIN(size), hash",
+            "NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = w.hash)",
             None,
         )
     }
 
-    fn blob_work(&self, sql: &str, relay: Option<&str>) -> Result<Vec<BlobWork>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
+    /// Every referenced file and thumbnail that meets `condition` (on `w.hash`), thumbnails
+    /// first, then smallest first.
+    fn blob_work(&self, condition: &str, relay: Option<&str>) -> Result<Vec<BlobWork>, StoreError> {
+        let sql = format!(
+            "SELECT hash, MAX(thumb), MIN(mime), MIN(size) FROM (
+                 SELECT ra.thumb AS hash, 1 AS thumb, 'image/jpeg' AS mime, 0 AS size
+                 FROM record_attachments ra WHERE ra.thumb IS NOT NULL
+                 UNION
+                 SELECT ra.hash, 0, ra.mime, ra.size FROM record_attachments ra
+             ) w
+             WHERE {condition}
+             GROUP BY hash ORDER BY MAX(thumb) DESC, MIN(size), hash"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let map = |r: &rusqlite::Row<'_>| {
             Ok(BlobWork {
                 hash: r.get(0)?,

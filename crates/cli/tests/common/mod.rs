@@ -31,3 +31,14 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
 pub fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&ok(dir, args)).expect("valid JSON output")
 }
+
+/// The demo records.
+pub const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.jsonl");
+
+/// A new store for `unit` used by `user`, with the demo records imported.
+pub fn demo_store(unit: &str, user: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(dir.path(), &["init", "--unit", unit, "--user", user]);
+    ok(dir.path(), &["import", DEMO]);
+    dir
+}
