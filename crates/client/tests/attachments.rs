@@ -200,3 +200,43 @@ fn an_oversized_file_is_refused_with_the_limit() {
         "{err}"
     );
 }
+
+#[test]
+fn saving_a_whole_record_that_does_not_know_of_a_file_keeps_it() {
+    let (_dir, mut c) = demo();
+    let before = c.show(PATROL).expect("show").record;
+    c.attach(PATROL, AttachPlace::Record, "ảnh 1.png", &photo(3))
+        .expect("attach");
+    c.attach(
+        PATROL,
+        AttachPlace::Violation(0),
+        "biên bản.pdf",
+        b"%PDF-1.4 x",
+    )
+    .expect("attach to violation");
+    // A form opened before the files arrived saves its copy, with a changed vessel.
+    let Record::Patrol(mut stale) = before.clone() else {
+        panic!("a patrol")
+    };
+    stale.vessel = Some("Tàu BP-15-02".into());
+    c.save(&Record::Patrol(stale)).expect("save");
+    let Record::Patrol(now) = c.show(PATROL).expect("show").record else {
+        panic!("a patrol")
+    };
+    assert_eq!(now.vessel.as_deref(), Some("Tàu BP-15-02"));
+    assert_eq!(now.attachments.len(), 1, "the patrol's photo stayed");
+    assert_eq!(
+        now.violations[0].attachments.len(),
+        1,
+        "the violation's file stayed"
+    );
+    // Re-importing the original line changes the vessel back and keeps both files.
+    let line = DEMO
+        .lines()
+        .find(|l| l.contains(PATROL))
+        .expect("demo line")
+        .to_string();
+    c.import_jsonl(std::io::Cursor::new(line.into_bytes()), &mut |_| {})
+        .expect("import");
+    assert_eq!(c.attachments(PATROL).expect("rows").len(), 2);
+}

@@ -272,6 +272,7 @@ impl RecordDoc {
                 });
             }
             carry_texts(&old, &mut new);
+            carry_attachments(&old, &mut new);
         } else {
             self.doc.put(ROOT, "type", new.kind().as_str())?;
         }
@@ -518,6 +519,39 @@ pub fn text_fields(kind: RecordKind) -> &'static [&'static str] {
 /// Gives `new`'s text fields the identity of `old`'s, updated by diff, so that writing them
 /// produces character splices on the existing text objects instead of replacing them (a
 /// replacement would turn concurrent text edits into a whole-field conflict).
+/// Attachment lists only grow through whole-record writes: a form or an import that does not
+/// know of a file attached meanwhile (it arrived by sync while the form was open) keeps it.
+/// A file stays with its inspection or violation only while that entry keeps its position and
+/// registration.
+fn carry_attachments(old: &Record, new: &mut Record) {
+    use crate::records::AttachPlace;
+    let same_entry = |place: AttachPlace, new: &Record| match (place, old, new) {
+        (AttachPlace::Record, _, _) => true,
+        (AttachPlace::Inspection(i), Record::Patrol(o), Record::Patrol(n)) => {
+            let reg = |p: &crate::records::Patrol| {
+                p.vessels_inspected.get(i).map(|v| v.registration.clone())
+            };
+            reg(o).is_some() && reg(o) == reg(n)
+        }
+        (AttachPlace::Violation(i), Record::Patrol(o), Record::Patrol(n)) => {
+            let reg =
+                |p: &crate::records::Patrol| p.violations.get(i).map(|v| v.registration.clone());
+            reg(o).is_some() && reg(o) == reg(n)
+        }
+        _ => false,
+    };
+    for (place, a) in old.attachments() {
+        if !same_entry(place, new) {
+            continue;
+        }
+        if let Ok(list) = new.attachments_mut(place) {
+            if !list.iter().any(|x| x.hash == a.hash) {
+                list.push(a.clone());
+            }
+        }
+    }
+}
+
 fn carry_texts(old: &Record, new: &mut Record) {
     fn carry(old: &Text, new: &mut Text) {
         let mut t = old.clone();
