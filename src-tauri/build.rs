@@ -24,6 +24,11 @@ const COMMANDS: &[&str] = &[
     "sync_now",
     "report",
     "export_report",
+    "attachments",
+    "attach_file",
+    "attachment_data",
+    "save_attachment",
+    "open_attachment",
 ];
 
 fn main() {

@@ -5,6 +5,7 @@
 //! Every save is local and immediate: no command waits on the network.
 
 mod commands;
+mod files;
 mod shell;
 
 pub use commands::CmdError;
@@ -39,6 +40,11 @@ pub fn configure<R: Runtime>(builder: Builder<R>, shell: Shell) -> Builder<R> {
             commands::sync_now,
             commands::report,
             commands::export_report,
+            commands::attachments,
+            commands::attach_file,
+            commands::attachment_data,
+            commands::save_attachment,
+            commands::open_attachment,
         ])
 }
 

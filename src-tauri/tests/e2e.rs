@@ -1,9 +1,10 @@
 //! The real app, built with the UI (`--features custom-protocol`), in a real window under Xvfb,
 //! driven through `WebKitWebDriver`, against an in-process relay with a demo province:
 //! first run with enrolment; a patrol created offline and found by a search without diacritics;
-//! its badge advancing to "received by HQ" after HQ's device syncs; the plan edited in the app
-//! and on a committee's device at once, both edits merged; a conflict resolved. Screenshots of
-//! each main screen go to `target/e2e-screenshots/`.
+//! its badge advancing to "received by HQ" after HQ's device syncs; a photo chosen in the file
+//! input and one from the station's other device arriving by sync, previewed, saved, opened;
+//! the plan edited in the app and on a committee's device at once, both edits merged; a
+//! conflict resolved. Screenshots of each main screen go to `target/e2e-screenshots/`.
 //!
 //! `scripts/test.sh` runs it: `xvfb-run -a cargo test --workspace --features
 //! tidemark-app/custom-protocol --test e2e -- --ignored`. The app under test is the binary cargo
@@ -98,6 +99,8 @@ async fn the_app_end_to_end_in_a_real_window() {
     // Reports exported from the app go here, not into the Downloads folder of whoever runs this.
     let exports = dir.path().join("exports");
     std::env::set_var("TIDEMARK_EXPORT_DIR", &exports);
+    // "Open" hands files to this instead of the desktop's default application.
+    std::env::set_var("TIDEMARK_OPEN_WITH", "true");
     let driver = Driver::start();
     let app_dir = dir.path().join("app");
     let s = Session::launch(
@@ -203,6 +206,8 @@ async fn the_app_end_to_end_in_a_real_window() {
     }
     s.screenshot(&shots.join("04-record-received-by-hq.png"))
         .await;
+
+    attachments_step(&s, &p, &app_dir, &exports, &shots, &id, dir.path()).await;
 
     // The plan edited at once in the app and on a committee's device: both edits merge.
     s.go("#/plan").await;
@@ -344,6 +349,189 @@ async fn the_app_end_to_end_in_a_real_window() {
     s.quit().await;
     drop(driver);
     p.stop().await.expect("stop");
+}
+
+/// A photo-like PNG: sky, sea with waves and a hull, so thumbnails look like something.
+fn photo(w: u32, h: u32, hull: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
+        let horizon = 0.45 + 0.01 * (fx * 40.0).sin();
+        let in_hull = (0.3..0.7).contains(&fx) && (0.52..0.62).contains(&fy);
+        let cabin = (0.45..0.58).contains(&fx) && (0.44..0.52).contains(&fy);
+        if in_hull {
+            image::Rgb(hull)
+        } else if cabin {
+            image::Rgb([235, 235, 225])
+        } else if fy < horizon {
+            image::Rgb([(150.0 + 80.0 * fy) as u8, (190.0 + 50.0 * fy) as u8, 235])
+        } else {
+            let wave = (8.0 * (fx * 60.0 + fy * 25.0).sin()) as i32;
+            image::Rgb([20, (70 + wave) as u8, (120 + wave) as u8])
+        }
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    png
+}
+
+/// Photos and files on the patrol: one chosen in the app's file input, one attached by the
+/// station's other device and brought by sync (with a file whose upload has not arrived);
+/// preview, save a copy, open; the app's photo reaches the other device.
+async fn attachments_step(
+    s: &Session,
+    p: &Province,
+    app_dir: &std::path::Path,
+    exports: &std::path::Path,
+    shots: &std::path::Path,
+    id: &str,
+    tmp: &std::path::Path,
+) {
+    let photo_bytes = photo(1600, 1200, [150, 40, 30]);
+    let photo_path = tmp.join("ảnh tàu cá.png");
+    std::fs::write(&photo_path, &photo_bytes).expect("photo");
+    let input = s.find("[data-testid=att-file]").await;
+    let chosen = s.send_file(&input, &photo_path).await;
+    let card = match chosen {
+        Ok(()) => {
+            s.find_within("[data-testid=att-card]", Duration::from_secs(20))
+                .await
+        }
+        Err(e) => {
+            eprintln!("e2e: the file input refused a path ({e})");
+            None
+        }
+    };
+    if card.is_none() {
+        // WebKitWebDriver could not choose the file: the same command, called from the page.
+        eprintln!("e2e: attaching through invoke instead of the file input");
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&photo_bytes);
+        let r = s
+            .exec_async(
+                "const [id, b64, done] = arguments; \
+                 const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)); \
+                 window.__TAURI_INTERNALS__.invoke('attach_file', bytes, {headers: { \
+                   'tidemark-id': encodeURIComponent(id), \
+                   'tidemark-place': encodeURIComponent('{\"on\":\"record\"}'), \
+                   'tidemark-name': encodeURIComponent('ảnh tàu cá.png')}}) \
+                 .then((r) => done(r), (e) => done({error: e}));",
+                serde_json::json!([id, b64]),
+            )
+            .await;
+        assert!(r.get("error").is_none(), "attach_file: {r}");
+        s.go("#/patrols").await;
+        s.go(&format!("#/record/{id}")).await;
+    }
+    let card = s.find("[data-testid=att-card]").await;
+    let hash = s.attr(&card, "data-hash").await.expect("hash");
+    s.find("[data-testid=att-card] [data-testid=att-thumb]")
+        .await;
+
+    // The station's other device records a violation on the patrol with a photo of it, and
+    // refers to a file it has not sent yet.
+    let t0 = now();
+    sync_app(s).await;
+    wait_synced(app_dir, t0).await;
+    p.sync("tt").await.expect("tt sync");
+    let from_tt = photo(1200, 900, [40, 90, 150]);
+    p.dev("tt")
+        .with(|c| {
+            let mut json = serde_json::to_value(&c.show(id)?.record).expect("json");
+            json["violations"] = serde_json::json!([{"registration": "TG-93096-TS",
+                "violation": "Sử dụng ngư cụ cấm (lưới kéo đôi)", "action": "Lập biên bản"}]);
+            let mut record = tidemark_domain::interchange::parse_line(&json.to_string())
+                .map_err(|e| tidemark_client::ClientError::User(e.reason))?
+                .record;
+            record
+                .attachments_mut(tidemark_domain::AttachPlace::Record)
+                .map_err(|e| tidemark_client::ClientError::User(e.to_string()))?
+                .push(tidemark_domain::AttachmentRef {
+                    hash: "5e".repeat(32),
+                    name: "biên bản kiểm tra hành chính.pdf".into(),
+                    mime: "application/pdf".into(),
+                    size: 245_760,
+                    thumb: None,
+                });
+            c.save(&record)?;
+            c.attach(
+                id,
+                tidemark_domain::AttachPlace::Violation(0),
+                "tàu TG-93096-TS với lưới kéo đôi.png",
+                &from_tt,
+            )
+        })
+        .expect("tt attaches");
+    p.sync("tt").await.expect("tt sends");
+    let got_mine = p
+        .dev("tt")
+        .with(|c| c.attachment_bytes(&hash))
+        .expect("tt reads");
+    assert_eq!(
+        got_mine.as_deref(),
+        Some(photo_bytes.as_slice()),
+        "the app's photo reached the other device"
+    );
+    let t0 = now();
+    sync_app(s).await;
+    wait_synced(app_dir, t0).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while s.find_all("[data-testid=att-thumb]").await.len() < 2
+        || s.find_all("[data-testid=att-card]").await.len() < 3
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other device's files never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let badge = s.find("[data-testid=att-badge]").await;
+    assert_eq!(
+        s.attr(&badge, "data-kind").await.as_deref(),
+        Some("not_here")
+    );
+    s.exec(
+        "document.querySelector('[data-testid=att-section]').scrollIntoView({block: 'start'});",
+        serde_json::json!([]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    s.screenshot(&shots.join("13-attachments.png")).await;
+
+    // Preview in the app, then a copy into the export folder, then the system's application.
+    let mine = format!("[data-testid=att-card][data-hash='{hash}']");
+    s.click(&s.find(&format!("{mine} [data-testid=att-preview]")).await)
+        .await;
+    let img = s.find("[data-testid=att-dialog-img][data-full=true]").await;
+    assert!(s
+        .attr(&img, "src")
+        .await
+        .is_some_and(|u| u.starts_with("data:image/png;base64,")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.screenshot(&shots.join("14-attachment-preview.png")).await;
+    s.click(&s.find("[data-testid=att-dialog-close]").await)
+        .await;
+    s.click(&s.find(&format!("{mine} [data-testid=att-save]")).await)
+        .await;
+    s.wait_text("[data-testid=att-message]", Duration::from_secs(15), |t| {
+        t.contains("ảnh tàu cá.png")
+    })
+    .await;
+    assert_eq!(
+        std::fs::read(exports.join("ảnh tàu cá.png")).expect("saved copy"),
+        photo_bytes
+    );
+    s.click(&s.find(&format!("{mine} [data-testid=att-open]")).await)
+        .await;
+    s.wait_text("[data-testid=att-message]", Duration::from_secs(15), |t| {
+        t.starts_with("Đã mở")
+    })
+    .await;
+    assert!(app_dir
+        .join("opened")
+        .join(format!("{}.png", &hash[..12]))
+        .exists());
 }
 
 async fn wait_value(s: &Session, css: &str, pred: impl Fn(&str) -> bool) -> String {

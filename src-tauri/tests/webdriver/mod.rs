@@ -1,5 +1,6 @@
 //! A small W3C WebDriver client over reqwest: enough to drive the real app window through
-//! `WebKitWebDriver` (Debian `webkit2gtk-driver`) — find, click, type, read, screenshot.
+//! `WebKitWebDriver` (Debian `webkit2gtk-driver`) — find, click, type, choose files, run
+//! scripts, read, screenshot.
 
 #![allow(dead_code)]
 
@@ -207,6 +208,32 @@ impl Session {
             Some(json!({ "text": text })),
         )
         .await;
+    }
+
+    /// Chooses a file in an `<input type="file">` (W3C "Element Send Keys" with its path).
+    /// Errs with the driver's message when it refuses.
+    pub async fn send_file(&self, el: &El, path: &Path) -> Result<(), String> {
+        let v = self
+            .req(
+                reqwest::Method::POST,
+                &format!("/element/{}/value", el.0),
+                Some(json!({ "text": path.display().to_string() })),
+            )
+            .await;
+        match v.get("error") {
+            Some(e) => Err(format!("{e}: {}", v["message"])),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs asynchronous JavaScript: the script calls its last argument with the result.
+    pub async fn exec_async(&self, script: &str, args: Value) -> Value {
+        self.req(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
     }
 
     /// The element's visible text.

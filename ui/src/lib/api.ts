@@ -15,7 +15,8 @@ export interface Problem {
   en: string;
 }
 
-/** Every command error. `kind`: invalid | not_found | user | not_set_up | sync | internal. */
+/** Every command error. `kind`: invalid | not_found | user | not_set_up | sync | internal;
+ * for files also too_large (over the attachment limit) and not_here (not on this device yet). */
 export interface AppError {
   kind: string;
   message: string;
@@ -109,6 +110,18 @@ export type SyncStatus =
   | { state: "connecting" }
   | { state: "syncing"; docs_done: number; docs_total: number; bytes_up: number; bytes_down: number }
   | { state: "up_to_date"; at: number; pending: number; wire: { bytes_up: number; bytes_down: number; requests: number } }
+  /** a file moving after the records (thumbnails first); `done`/`total` bytes of this file,
+   * `file` of `files` in this session */
+  | {
+      state: "transferring";
+      direction: "up" | "down";
+      hash: string;
+      thumb: boolean;
+      done: number;
+      total: number;
+      file: number;
+      files: number;
+    }
   | { state: "error"; code: string; message: string };
 
 export interface SyncSummary {
@@ -185,6 +198,53 @@ export interface Report {
 
 export type ReportFormat = "md" | "csv" | "xlsx" | "html";
 
+/** Where a file hangs: the record itself, or a patrol's inspection / violation (from 0). */
+export type AttachPlace = { on: "record" } | { on: "inspection"; index: number } | { on: "violation"; index: number };
+
+/** A file as a record refers to it (crates/domain/src/records/attachment.rs). */
+export interface AttachmentRef {
+  /** SHA-256, 64 hex digits: the file's address */
+  hash: string;
+  /** shown only; never used as a path */
+  name: string;
+  mime: string;
+  size: number;
+  /** SHA-256 of its JPEG thumbnail (images) */
+  thumb?: string | null;
+}
+
+/** What `attach_file` did. */
+export interface Attached {
+  attachment: AttachmentRef;
+  /** false: that file was already attached there */
+  added: boolean;
+  /** the bytes were already on this device (another record has the same file) */
+  deduplicated: boolean;
+  thumb_bytes: number | null;
+}
+
+/** One file a record refers to, and whether it is on this device. */
+export interface AttachmentRow {
+  record_id: string;
+  /** `attachments`, `vessels_inspected[0].attachments`, `violations[1].attachments` */
+  place: string;
+  hash: string;
+  thumb: string | null;
+  name: string;
+  mime: string;
+  size: number;
+  /** the file is here (else sync will bring it) */
+  present: boolean;
+  thumb_present: boolean;
+}
+
+/** The largest attachment (crates/client/src/attachments.rs, MAX_ATTACHMENT_BYTES). */
+export const MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024;
+
+/** Kinds that take files: patrols (also their inspections and violations), information
+ * exchanges and community activities. */
+export const KINDS_WITH_FILES = ["patrol", "info_exchange", "community_activity"];
+
 const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
 
 export const api = {
@@ -223,6 +283,26 @@ export const api = {
   /** writes the report into the user's Downloads folder (never over a file); returns where */
   exportReport: (q: ReportQuery, format: ReportFormat, details: boolean) =>
     call<{ path: string; bytes: number }>("export_report", { q, format, details }),
+
+  /** the files a record refers to, and which are on this device */
+  attachments: (id: string) => call<AttachmentRow[]>("attachments", { id }),
+  /** attaches a file: the bytes go as the raw request body (no JSON, no base64), the rest as
+   * percent-encoded headers (names are Vietnamese) */
+  attachFile: (id: string, place: AttachPlace, name: string, bytes: ArrayBuffer | Uint8Array) =>
+    invoke<Attached>("attach_file", bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), {
+      headers: {
+        "tidemark-id": encodeURIComponent(id),
+        "tidemark-place": encodeURIComponent(JSON.stringify(place)),
+        "tidemark-name": encodeURIComponent(name),
+      },
+    }),
+  /** a file (or thumbnail) on this device as a `data:` URL; null until it arrives */
+  attachmentData: (hash: string) => call<string | null>("attachment_data", { hash }),
+  /** a copy into the Downloads folder (never over a file), named after `name`; returns where */
+  saveAttachment: (hash: string, name: string) =>
+    call<{ path: string; bytes: number }>("save_attachment", { hash, name }),
+  /** opens a copy with the system's default application */
+  openAttachment: (hash: string) => call<{ path: string }>("open_attachment", { hash }),
 
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncSummary: () => call<SyncSummary>("sync_summary"),

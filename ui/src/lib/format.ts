@@ -97,3 +97,17 @@ export function fmtValue(v: unknown): string {
     .map(([k, x]) => `${k}: ${fmtValue(x)}`)
     .join("; ");
 }
+
+/** A file size: `512 B`, `340 KB`, `1,2 MB` (a decimal comma in Vietnamese, a point in
+ * English); 1 KB = 1024 bytes. */
+export function fmtBytes(n: number, lang: "vi" | "en" = "vi"): string {
+  const units = ["B", "KB", "MB", "GB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const s = u === 0 || v >= 100 ? String(Math.round(v)) : v.toFixed(1).replace(/\.0$/, "");
+  return `${lang === "vi" ? s.replace(".", ",") : s} ${units[u]}`;
+}

@@ -3,10 +3,13 @@
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { AppInfo } from "../lib/api";
 
-export type Handler = (args: Record<string, unknown>) => unknown;
+/** `args` is the command's arguments, or the raw body (a Uint8Array) of a raw command, whose
+ * request headers come as `headers`. */
+export type Handler = (args: Record<string, unknown>, headers: Record<string, string>) => unknown;
 export interface Call {
   cmd: string;
   args: Record<string, unknown>;
+  headers: Record<string, string>;
 }
 
 /** Answers for the commands every screen asks; tests override what they look at. */
@@ -22,15 +25,27 @@ const defaults: Record<string, Handler> = {
 export function fakeBackend(given: Record<string, Handler>): Call[] {
   const handlers = { ...defaults, ...given };
   const calls: Call[] = [];
+  // mockIPC drops invoke's options; the headers of the call being made are caught here.
+  let headers: Record<string, string> = {};
   mockIPC(
     (cmd, args) => {
       const a = (args ?? {}) as Record<string, unknown>;
-      calls.push({ cmd, args: a });
+      const hs = headers;
+      headers = {};
+      calls.push({ cmd, args: a, headers: hs });
       const h = handlers[cmd];
-      return h ? h(a) : null;
+      return h ? h(a, hs) : null;
     },
     { shouldMockEvents: true },
   );
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (...a: unknown[]) => Promise<unknown> } })
+    .__TAURI_INTERNALS__;
+  const mocked = internals.invoke;
+  internals.invoke = (cmd: unknown, args: unknown, options?: unknown) => {
+    const h = (options as { headers?: HeadersInit } | undefined)?.headers;
+    headers = h ? Object.fromEntries(new Headers(h).entries()) : {};
+    return mocked(cmd, args, options);
+  };
   return calls;
 }
 

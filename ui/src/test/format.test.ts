@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fmtDate, fmtDateTime, fmtNumber, parseDate, parseDateTime } from "../lib/format";
+import { fmtBytes, fmtDate, fmtDateTime, fmtNumber, parseDate, parseDateTime } from "../lib/format";
 
 describe("Vietnamese dates", () => {
   it("formats ISO dates and times as dd/MM/yyyy HH:mm in the device zone", () => {
@@ -15,5 +15,13 @@ describe("Vietnamese dates", () => {
   });
   it("groups thousands with dots", () => {
     expect(fmtNumber(50000000)).toBe("50.000.000");
+  });
+  it("gives file sizes in binary units, with a decimal comma in Vietnamese", () => {
+    expect(fmtBytes(512)).toBe("512 B");
+    expect(fmtBytes(90_000)).toBe("87,9 KB");
+    expect(fmtBytes(1_258_291)).toBe("1,2 MB");
+    expect(fmtBytes(1_258_291, "en")).toBe("1.2 MB");
+    expect(fmtBytes(64 * 1024 * 1024)).toBe("64 MB");
+    expect(fmtBytes(300 * 1024)).toBe("300 KB");
   });
 });

@@ -107,6 +107,36 @@ describe("patrol form", () => {
     expect(callsOf(calls, "save_record")[0].args.record).toEqual({ ...original, notes: "Thời tiết trời quang, gió cấp 4." });
   });
 
+  it("keeps the files of the patrol, its inspections and violations, with their rows", async () => {
+    const file = (c: string, name: string) => ({ hash: c.repeat(64), name, mime: "image/jpeg", size: 1000 });
+    const original = {
+      type: "patrol",
+      id: "patrol:TT:20250101:02",
+      station: "Đồn Biên phòng Tân Thành",
+      start: "2025-01-01T06:19:00+07:00",
+      attachments: [file("a", "ảnh tàu cá.jpg")],
+      vessels_inspected: [
+        { registration: "TG-90001-TS", attachments: [file("b", "giấy phép 1.jpg")] },
+        { registration: "TG-90002-TS", result: "Không vi phạm", attachments: [file("c", "giấy phép 2.jpg")] },
+      ],
+      violations: [{ registration: "TG-93096-TS", violation: "Sử dụng ngư cụ cấm", attachments: [file("d", "biên bản.jpg")] }],
+    };
+    const calls = fakeBackend({
+      get_record: () => ({ record: original, conflicts: [], track_points: 0, changes: 1, delivery: { stage: "saved_here", enrolled: true, units: [] }, track: [] }),
+      save_record: () => "updated",
+    });
+    render(PatrolForm, { id: original.id });
+    await screen.findByTestId("inspection-0-remove");
+    // The first inspection goes; the second keeps its own photo, not the first one's.
+    await fireEvent.click(screen.getByTestId("inspection-0-remove"));
+    await fireEvent.click(screen.getByTestId("patrol-save"));
+    await waitFor(() => expect(callsOf(calls, "save_record")).toHaveLength(1));
+    const saved = callsOf(calls, "save_record")[0].args.record as typeof original;
+    expect(saved.attachments).toEqual(original.attachments);
+    expect(saved.vessels_inspected).toEqual([original.vessels_inspected[1]]);
+    expect(saved.violations).toEqual(original.violations);
+  });
+
   it("guards unsaved changes", async () => {
     fakeBackend({ units: () => units });
     await fillNew();

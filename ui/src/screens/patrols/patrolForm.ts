@@ -1,5 +1,7 @@
 //! The patrol form's model: interchange-format JSON ⇄ the strings the inputs edit.
-//! Fields the form does not show (the encoded `route`, future fields) are carried over as read.
+//! Fields the form does not show (the encoded `route`, attachments, future fields) are carried
+//! over as read — an inspection's or violation's own with it, so they follow it when rows are
+//! removed or added.
 
 import type { RecordJson } from "../../lib/api";
 import { fmtDateTime, parseDateTime, parseDate } from "../../lib/format";
@@ -13,12 +15,16 @@ export interface InspectionForm {
   lat: string;
   lon: string;
   result: string;
+  /** fields of the inspection the form does not edit (its attachments…), as read */
+  rest?: Record<string, unknown>;
 }
 export interface ViolationForm {
   registration: string;
   violation: string;
   action: string;
   fine_vnd: string;
+  /** fields of the violation the form does not edit (its attachments…), as read */
+  rest?: Record<string, unknown>;
 }
 export interface IncidentForm {
   time: string;
@@ -42,6 +48,14 @@ export interface PatrolForm {
 }
 
 const s = (v: unknown) => (v === null || v === undefined ? "" : String(v));
+
+const INSPECTION_FIELDS = ["registration", "owner", "captain", "crew_count", "catch", "position", "result"];
+const VIOLATION_FIELDS = ["registration", "violation", "action", "fine_vnd"];
+/** The fields of `o` other than `known`, or nothing when there are none. */
+function rest(o: Record<string, unknown>, known: string[]): { rest?: Record<string, unknown> } {
+  const other = Object.entries(o).filter(([k]) => !known.includes(k));
+  return other.length ? { rest: Object.fromEntries(other) } : {};
+}
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
 export const emptyInspection = (): InspectionForm => ({
@@ -67,10 +81,12 @@ export function fromRecord(r: RecordJson): PatrolForm {
       return {
         registration: s(v.registration), owner: s(v.owner), captain: s(v.captain),
         crew_count: s(v.crew_count), catch: s(v.catch), lat: s(pos[0]), lon: s(pos[1]), result: s(v.result),
+        ...rest(v, INSPECTION_FIELDS),
       };
     }),
     violations: list<Record<string, unknown>>(r.violations).map((v) => ({
       registration: s(v.registration), violation: s(v.violation), action: s(v.action), fine_vnd: s(v.fine_vnd),
+      ...rest(v, VIOLATION_FIELDS),
     })),
     incidents: list<Record<string, unknown>>(r.incidents).map((i) => ({
       time: fmtDateTime(s(i.time)), description: s(i.description),
@@ -153,6 +169,7 @@ export function toRecord(f: PatrolForm, original: RecordJson | null): { record: 
       const lat = num(v.lat, `vessels_inspected[${i}].position`, errors, false);
       const lon = num(v.lon, `vessels_inspected[${i}].position`, errors, false);
       return compact({
+        ...v.rest,
         registration: v.registration.trim(),
         owner: v.owner.trim() || undefined,
         captain: v.captain.trim() || undefined,
@@ -164,6 +181,7 @@ export function toRecord(f: PatrolForm, original: RecordJson | null): { record: 
     }),
     violations: f.violations.map((v, i) =>
       compact({
+        ...v.rest,
         registration: v.registration.trim(),
         violation: v.violation.trim(),
         action: v.action.trim() || undefined,
