@@ -596,11 +596,13 @@ pub fn attach_file(shell: State<'_, Shell>, request: Request<'_>) -> Res<Attache
     if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
+    // Hashing and the thumbnail take a while for a big photo: done before taking the store.
+    let prepared = tidemark_client::attachments::prepare(&name, bytes)?;
     let out = with(&shell, |c| {
         // The client checks the place too; checked here first to say why in Vietnamese.
         let mut record = c.show(&id)?.record;
         record.attachments_mut(place).map_err(place_error)?;
-        c.attach(&id, place, &name, bytes)
+        c.attach_prepared(&id, place, &prepared, bytes)
     })?;
     shell.nudge();
     Ok(out)

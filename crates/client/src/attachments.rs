@@ -54,48 +54,36 @@ impl Client {
         name: &str,
         bytes: &[u8],
     ) -> Result<Attached, ClientError> {
-        let name = clean_attachment_name(name).ok_or_else(|| {
-            ClientError::User(format!(
-                "“{name}” is not a usable file name: give the file a name with letters in it"
-            ))
-        })?;
-        if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
-            return Err(ClientError::User(format!(
-                "the file is {} MB; the largest attachment is {} MB",
-                bytes.len().div_ceil(1024 * 1024),
-                MAX_ATTACHMENT_BYTES / (1024 * 1024)
-            )));
+        let prepared = prepare(name, bytes)?;
+        self.attach_prepared(id, place, &prepared, bytes)
+    }
+
+    /// [`Client::attach`] for a file [`prepare`]d beforehand (the slow part, hashing and the
+    /// thumbnail, needs no store: the app does it without holding the store).
+    pub fn attach_prepared(
+        &mut self,
+        id: &str,
+        place: AttachPlace,
+        prepared: &Prepared,
+        bytes: &[u8],
+    ) -> Result<Attached, ClientError> {
+        if prepared.attachment.size != bytes.len() as u64 {
+            return Err(ClientError::User(
+                "the file changed after it was prepared; attach it again".into(),
+            ));
         }
         // Check the place before storing anything.
-        let record = self.show(id)?.record;
-        let mut probe = record.clone();
+        let mut probe = self.show(id)?.record;
         probe
             .attachments_mut(place)
             .map_err(|e| ClientError::User(e.to_string()))?;
 
-        let hash = sha256_hex(bytes);
-        let mime = sniff_mime(bytes, &name);
-        let deduplicated = self.store().blob_present(&hash)?;
-        self.put_blob(&hash, bytes)?;
-        let thumb = if mime.starts_with("image/") {
-            match make_thumbnail(bytes) {
-                Some(t) => {
-                    let th = sha256_hex(&t);
-                    self.put_blob(&th, &t)?;
-                    Some((th, t.len()))
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
-        let attachment = AttachmentRef {
-            hash,
-            name,
-            mime,
-            size: bytes.len() as u64,
-            thumb: thumb.as_ref().map(|(h, _)| h.clone()),
-        };
+        let attachment = prepared.attachment.clone();
+        let deduplicated = self.store().blob_present(&attachment.hash)?;
+        self.put_blob(&attachment.hash, bytes)?;
+        if let (Some(th), Some(t)) = (&attachment.thumb, &prepared.thumb) {
+            self.put_blob(th, t)?;
+        }
         let meta = self.meta("attach");
         let new = attachment.clone();
         let outcome = self.mutate(id, true, |doc| {
@@ -120,7 +108,7 @@ impl Client {
             attachment,
             added: outcome != WriteOutcome::Unchanged,
             deduplicated,
-            thumb_bytes: thumb.map(|(_, n)| n),
+            thumb_bytes: prepared.thumb.as_ref().map(Vec::len),
         })
     }
 
@@ -212,6 +200,49 @@ impl Client {
         self.store().add_blob(hash, size, now_secs())?;
         Ok(())
     }
+}
+
+/// A file made ready to attach: its reference (hash, cleaned name, media type, size,
+/// thumbnail hash) and its thumbnail's bytes.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The reference the record will hold.
+    pub attachment: AttachmentRef,
+    /// The thumbnail, for images.
+    pub thumb: Option<Vec<u8>>,
+}
+
+/// Checks the name and size of a file and computes what attaching it needs: its SHA-256, its
+/// media type and, for an image, its thumbnail. Touches no store.
+pub fn prepare(name: &str, bytes: &[u8]) -> Result<Prepared, ClientError> {
+    let name = clean_attachment_name(name).ok_or_else(|| {
+        ClientError::User(format!(
+            "“{name}” is not a usable file name: give the file a name with letters in it"
+        ))
+    })?;
+    if bytes.len() as u64 > MAX_ATTACHMENT_BYTES {
+        return Err(ClientError::User(format!(
+            "the file is {} MB; the largest attachment is {} MB",
+            bytes.len().div_ceil(1024 * 1024),
+            MAX_ATTACHMENT_BYTES / (1024 * 1024)
+        )));
+    }
+    let mime = sniff_mime(bytes, &name);
+    let thumb = if mime.starts_with("image/") {
+        make_thumbnail(bytes)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        attachment: AttachmentRef {
+            hash: sha256_hex(bytes),
+            name,
+            mime,
+            size: bytes.len() as u64,
+            thumb: thumb.as_deref().map(sha256_hex),
+        },
+        thumb,
+    })
 }
 
 fn check_hash(hash: &str) -> Result<(), ClientError> {
