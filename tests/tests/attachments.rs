@@ -356,3 +356,52 @@ async fn the_same_file_is_sent_once_concurrent_attachments_merge_and_outsiders_g
     assert_eq!(refused, 0, "gcd was never told about the files");
     p.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_the_relay_refuses_are_reported_and_the_rest_still_move() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = Province::start(dir.path()).await.expect("province");
+    // A relay with a 1 MiB file limit and a 1.5 MiB quota per unit.
+    let relay = p.relay.take().expect("relay");
+    let (addr, mut settings) = (relay.addr, relay.settings().clone());
+    relay.stop().await.expect("stop");
+    settings.max_attachment_bytes = 1024 * 1024;
+    settings.attachment_quota_bytes = 1536 * 1024;
+    p.relay = Some(
+        tidemark_sync_server::EmbeddedRelay::start_on(addr, settings)
+            .await
+            .expect("restart"),
+    );
+    let patrol = new_patrol(&p, "vl", 2, 43);
+    let (big, first, second) = (
+        noise(20, 1200 * 1024),
+        noise(21, 900 * 1024),
+        noise(22, 900 * 1024),
+    );
+    p.dev("vl").with(|c| {
+        for (name, bytes) in [
+            ("video ngắn.mp4", &big),
+            ("ảnh 1.jpg", &first),
+            ("ảnh 2.jpg", &second),
+        ] {
+            c.attach(&patrol, AttachPlace::Record, name, bytes)
+                .expect("attach");
+        }
+    });
+    let r = p.sync("vl").await.expect("the session completes");
+    let mut codes: Vec<_> = r.files.refused.iter().map(|(_, c)| c.as_str()).collect();
+    codes.sort();
+    assert_eq!(codes, ["quota_exceeded", "too_large"], "{:?}", r.files);
+    assert_eq!(r.files.uploaded, 1, "the first photo fits");
+    let summary = p.dev("vl").with(|c| c.sync_summary()).expect("summary");
+    assert_eq!(
+        summary.files_to_send, 2,
+        "the refused files wait, nothing is lost"
+    );
+    assert!(p
+        .dev("vl")
+        .with(|c| c.attachment_bytes(&sha256_hex(&big)))
+        .expect("read")
+        .is_some());
+    p.stop().await.expect("stop");
+}
