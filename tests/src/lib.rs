@@ -2,6 +2,7 @@
 //! and one enrolled device store per unit (HQ, three coastal stations, two district
 //! committees). The end-to-end tests, the catch-up benchmark and `tidemark demo` all run on it.
 
+pub mod sim;
 pub mod story;
 
 use std::path::{Path, PathBuf};
