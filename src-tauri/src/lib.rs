@@ -74,8 +74,13 @@ pub fn data_dir() -> std::path::PathBuf {
 pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TIDEMARK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+            // Automerge traces every commit with its message (user and unit names): it is
+            // never let below `warn`, whatever TIDEMARK_LOG asks for.
+            tracing_subscriber::EnvFilter::try_new(format!(
+                "{},automerge=warn",
+                std::env::var("TIDEMARK_LOG").unwrap_or_else(|_| "warn".into())
+            ))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,automerge=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
