@@ -117,6 +117,86 @@ async fn a_relay_killed_with_sigkill_keeps_every_acknowledged_change() {
     child.wait().unwrap();
 }
 
+/// The relay is killed with SIGKILL at a random moment while a device writes and syncs, 50
+/// times over one data directory. After every kill the database passes `integrity_check`, the
+/// relay starts normally, and a new device receives every change the relay ever acknowledged.
+/// `TIDEMARK_CRASH_SEED` replays a run.
+#[tokio::test]
+async fn fifty_sigkills_at_random_moments_lose_no_acknowledged_change() {
+    use rand::{Rng, SeedableRng};
+    let seed = std::env::var("TIDEMARK_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    eprintln!("seed {seed} (replay with TIDEMARK_CRASH_SEED={seed})");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let station = "Đồn Biên phòng Tân Thành";
+    admin(dir.path(), &["unit", "add", "HQ"]);
+    admin(dir.path(), &["unit", "add", station, "--parent", "HQ"]);
+    let id = "patrol:TT:20250301:01";
+    let mut acked: Vec<String> = Vec::new();
+    let (mut interrupted, mut created) = (0, false);
+    for round in 0..50 {
+        let code = enroll_code(dir.path(), station);
+        let (mut child, url) = start(dir.path());
+        let mut w = Peer::enroll(&url, &code).await;
+        if created {
+            // Whatever the last kill interrupted, everything acknowledged is here.
+            w.follow(id);
+            w.sync_until_quiet().await;
+            let notes = w.notes(id);
+            for m in &acked {
+                assert!(
+                    notes.contains(m.as_str()),
+                    "seed {seed} round {round}: {m} lost"
+                );
+            }
+        } else {
+            w.create(id, station, serde_json::json!([]), vietnamese_doc_text())
+                .await;
+            created = true;
+        }
+        let kill_after = std::time::Duration::from_millis(rng.random_range(1..40));
+        let writing = async {
+            for n in 0.. {
+                let marker = format!("[vòng {round} lần {n}: đã kiểm tra tàu cá] ");
+                w.append(id, &marker);
+                w.sync_until_quiet().await;
+                acked.push(marker);
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(kill_after) => interrupted += 1,
+            _ = writing => {}
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let db = rusqlite::Connection::open(dir.path().join("relay.sqlite3")).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "seed {seed} round {round}");
+    }
+    let (mut child, url) = start(dir.path());
+    let mut r = Peer::enroll(&url, &enroll_code(dir.path(), station)).await;
+    r.follow(id);
+    r.sync_until_quiet().await;
+    let notes = r.notes(id);
+    assert!(acked.iter().all(|m| notes.contains(m.as_str())));
+    eprintln!(
+        "50 kills ({interrupted} during writes), {} acknowledged changes, all present",
+        acked.len()
+    );
+    assert!(
+        acked.len() > 50,
+        "too few writes between kills: {}",
+        acked.len()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn example_config_and_bad_commands() {
     let out = Command::new(BIN).arg("example-config").output().unwrap();
