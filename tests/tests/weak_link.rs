@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tidemark_province::story::{self, convergence, record_patrols};
 use tidemark_province::{Province, KEYS};
-use tidemark_testkit::faultproxy::{FaultPlan, FaultProxy};
+use tidemark_testkit::faultproxy::{Direction, Fault, FaultPlan, FaultProxy};
 use tidemark_testkit::Rng;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +116,91 @@ async fn a_hundred_interrupted_syncs_lose_and_duplicate_nothing() {
     eprintln!(
         "weak link: {interrupted} interrupted sessions, {completed} completed, proxy {stats:?}"
     );
+    proxy.stop().await;
+    p.stop().await.expect("stop");
+}
+
+/// A station at sea on a 9.6 kbit/s link that also drops, stalls and
+/// truncates connections at random: its sync still completes, and HQ receives each patrol
+/// exactly once with every change made at sea.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_on_a_9600_bit_link_that_keeps_dropping_still_delivers_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = Province::start(dir.path()).await.expect("province");
+    p.opts.request_timeout = Duration::from_secs(60);
+    let proxy = FaultProxy::start(p.relay.as_ref().expect("relay").addr, FaultPlan::pass())
+        .await
+        .expect("proxy");
+    proxy.set_rate_limit(Some(1200));
+    p.dev("tt")
+        .with(|c| c.set_relay_url(&proxy.url()))
+        .expect("proxy url");
+    let mut rng = Rng::new(96);
+    let ids = p
+        .dev("tt")
+        .with(|c| record_patrols(c, &mut rng, 0, 300, 3))
+        .expect("patrols");
+    for id in &ids {
+        p.dev("tt")
+            .with(|c| c.splice(id, "notes", 0, 0, "Sóng cấp 6, liên lạc chập chờn. "))
+            .expect("note");
+    }
+    let started = std::time::Instant::now();
+    // The first three sessions break (every connection of the session, at that offset): cut
+    // while sending, stalled then closed while receiving, reset while sending.
+    let breaks = [
+        Fault::Cut {
+            dir: Direction::Upstream,
+            after: 1500,
+        },
+        Fault::Stall {
+            dir: Direction::Downstream,
+            after: 500,
+            for_: Duration::from_secs(2),
+        },
+        Fault::Reset {
+            dir: Direction::Upstream,
+            after: 3000,
+        },
+    ];
+    let (mut failures, mut done) = (0, false);
+    for session in 0..40 {
+        proxy.set_plan(match breaks.get(session) {
+            Some(f) => FaultPlan::always(*f),
+            None => FaultPlan::pass(),
+        });
+        match p.sync("tt").await {
+            Ok(_) => {
+                done = true;
+                break;
+            }
+            Err(e) => {
+                assert!(e.retryable, "{e:?}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(done, "the sync never completed ({failures} failures)");
+    let stats = proxy.stats();
+    assert!(
+        failures >= 3 && stats.faults >= 3,
+        "{failures} failures, {stats:?}"
+    );
+    eprintln!(
+        "9.6 kbit/s: done in {:.1} s after {failures} broken sessions; {} B up, {} B down on the socket; {stats:?}",
+        started.elapsed().as_secs_f64(),
+        stats.bytes_up,
+        stats.bytes_down
+    );
+    p.sync("hq").await.expect("hq");
+    for id in &ids {
+        let at_sea = p.dev("tt").with(|c| c.show(id)).expect("tt").changes;
+        let at_hq = p
+            .dev("hq")
+            .with(|c| c.show(id))
+            .unwrap_or_else(|e| panic!("{id} lost: {e}"));
+        assert_eq!(at_hq.changes, at_sea, "{id}: changes missing or doubled");
+    }
     proxy.stop().await;
     p.stop().await.expect("stop");
 }

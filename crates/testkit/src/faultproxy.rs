@@ -14,12 +14,19 @@
 //! the fault fires on the first byte, so a `Truncate { after: 0 }` still lets the relay receive
 //! and process the whole request and only withholds its response.
 //!
+//! [`FaultProxy::set_rate_limit`] turns the proxy into a slow link: every byte, in each
+//! direction and over all connections together, waits its turn at the given rate, like a
+//! 9.6 kbit/s radio modem. [`FaultProxy::record_exchanges`] records each HTTP/1.1 exchange: its
+//! request line (method and path), its bytes each way and its time from the first byte of the
+//! request to the last byte of the response (requests on one connection do not overlap: clients
+//! send the next request only after the response).
+//!
 //! The proxy listens on `127.0.0.1` only.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -226,12 +233,24 @@ pub struct ProxyStats {
     pub bytes_down: u64,
 }
 
+/// A bandwidth limit: when each direction of the link is next free.
+#[derive(Debug)]
+struct Link {
+    bytes_per_sec: u64,
+    up_free: Instant,
+    down_free: Instant,
+}
+
 /// State shared by the proxy handle, its accept loop and its connections.
 #[derive(Debug)]
 struct Shared {
     plan: Mutex<FaultPlan>,
     target: Mutex<SocketAddr>,
     stats: Mutex<ProxyStats>,
+    /// The rate limit, if any.
+    link: Mutex<Option<Link>>,
+    /// Finished request/response exchanges, when recording.
+    exchanges: Mutex<Option<Vec<Exchange>>>,
 }
 
 /// Locks `m`, recovering the data if a panicking thread poisoned it.
@@ -256,6 +275,117 @@ impl Shared {
         }
         s.faults += 1;
     }
+
+    /// Reserves the link for `n` bytes in `dir`; returns when they will have gone through, or
+    /// `None` without a rate limit.
+    fn reserve(&self, dir: Direction, n: usize) -> Option<Instant> {
+        let mut link = lock(&self.link);
+        let link = link.as_mut()?;
+        let rate = link.bytes_per_sec.max(1) as f64;
+        let free = match dir {
+            Direction::Upstream => &mut link.up_free,
+            Direction::Downstream => &mut link.down_free,
+        };
+        let done = (*free).max(Instant::now()) + Duration::from_secs_f64(n as f64 / rate);
+        *free = done;
+        Some(done)
+    }
+
+    /// The largest piece forwarded at once: about 50 ms of the link, so that pacing is smooth.
+    fn piece(&self) -> usize {
+        lock(&self.link).as_ref().map_or(BUF_SIZE, |l| {
+            (l.bytes_per_sec as usize / 20).clamp(64, BUF_SIZE)
+        })
+    }
+
+    fn record_exchange(&self, done: Exchange) {
+        if let Some(v) = lock(&self.exchanges).as_mut() {
+            v.push(done);
+        }
+    }
+}
+
+/// One HTTP/1.1 request and its response, as the proxy saw them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// Method and path of the request line, without the query (`POST /v1/sync`).
+    pub request: String,
+    /// Request bytes (headers and body).
+    pub up: u64,
+    /// Response bytes (headers and body).
+    pub down: u64,
+    /// From the request's first byte to the response's last.
+    pub took: Duration,
+}
+
+/// Method and path of an HTTP request line at the start of `bytes`, without the query.
+fn request_line(bytes: &[u8]) -> String {
+    let line = bytes
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let line = String::from_utf8_lossy(&line[..line.len().min(200)]);
+    let mut parts = line.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let path = parts.next().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    format!("{method} {path}")
+}
+
+/// The request/response exchange in progress on one connection.
+#[derive(Debug, Default)]
+struct ExchangeClock {
+    /// The request line of the current exchange.
+    request: String,
+    /// When the first byte of the current request arrived.
+    started: Option<Instant>,
+    /// When the last response byte so far was forwarded.
+    answered: Option<Instant>,
+    up: u64,
+    down: u64,
+}
+
+impl ExchangeClock {
+    /// `bytes` went `dir` now. A request byte after response bytes starts a new exchange and
+    /// returns the one it ends.
+    fn saw(&mut self, dir: Direction, bytes: &[u8]) -> Option<Exchange> {
+        let now = Instant::now();
+        match dir {
+            Direction::Upstream => {
+                let done = match (self.started, self.answered) {
+                    (Some(_), None) => None,
+                    _ => {
+                        let done = self.finish();
+                        self.started = Some(now);
+                        self.request = request_line(bytes);
+                        done
+                    }
+                };
+                self.up += bytes.len() as u64;
+                done
+            }
+            Direction::Downstream => {
+                self.answered = Some(now);
+                self.down += bytes.len() as u64;
+                None
+            }
+        }
+    }
+
+    /// Ends the current exchange; returns it if it got an answer.
+    fn finish(&mut self) -> Option<Exchange> {
+        let done = match (self.started, self.answered) {
+            (Some(s), Some(a)) => Some(Exchange {
+                request: std::mem::take(&mut self.request),
+                up: self.up,
+                down: self.down,
+                took: a.saturating_duration_since(s),
+            }),
+            _ => None,
+        };
+        *self = ExchangeClock::default();
+        done
+    }
 }
 
 /// A running fault-injecting proxy on `127.0.0.1`. Dropping it aborts its accept loop and every
@@ -277,6 +407,8 @@ impl FaultProxy {
             plan: Mutex::new(plan),
             target: Mutex::new(target),
             stats: Mutex::new(ProxyStats::default()),
+            link: Mutex::new(None),
+            exchanges: Mutex::new(None),
         });
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), rx));
@@ -313,6 +445,37 @@ impl FaultProxy {
     /// A snapshot of the counters.
     pub fn stats(&self) -> ProxyStats {
         *self.shared.stats()
+    }
+
+    /// Limits the link to `bytes_per_sec` in each direction, shared by every connection (live
+    /// ones included), or lifts the limit with `None`. Bytes are forwarded in pieces of about
+    /// 50 ms of the link, each once the link would have carried it.
+    pub fn set_rate_limit(&self, bytes_per_sec: Option<u64>) {
+        *lock(&self.shared.link) = bytes_per_sec.map(|rate| {
+            let now = Instant::now();
+            Link {
+                bytes_per_sec: rate.max(1),
+                up_free: now,
+                down_free: now,
+            }
+        });
+    }
+
+    /// Starts (or restarts, dropping what was recorded) recording HTTP/1.1 exchanges on every
+    /// connection: request line, bytes each way, and the time from the first byte of a request
+    /// to the last byte of its response. An exchange whose response never came is not
+    /// recorded; one is recorded when the next request on its connection starts or the
+    /// connection ends.
+    pub fn record_exchanges(&self) {
+        *lock(&self.shared.exchanges) = Some(Vec::new());
+    }
+
+    /// The exchanges recorded so far, leaving the recording on and empty.
+    pub fn take_exchanges(&self) -> Vec<Exchange> {
+        lock(&self.shared.exchanges)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Stops accepting, aborts every live connection and waits until the listening port is
@@ -371,13 +534,15 @@ enum Pumped {
     Limit,
 }
 
-/// Copies `src` to `dst`, forwarding at most `limit` bytes; counts forwarded bytes in `stats`.
+/// Copies `src` to `dst`, forwarding at most `limit` bytes; counts forwarded bytes in `stats`,
+/// paces them under a rate limit and tells `clock` when they passed.
 async fn pump(
     src: &mut OwnedReadHalf,
     dst: &mut OwnedWriteHalf,
     limit: Option<usize>,
     dir: Direction,
     shared: &Shared,
+    clock: &Mutex<ExchangeClock>,
 ) -> Pumped {
     let mut buf = vec![0u8; BUF_SIZE];
     let mut sent = 0usize;
@@ -394,15 +559,25 @@ async fn pump(
             Some(limit) => n.min(limit.saturating_sub(sent)),
             None => n,
         };
-        if allowed > 0 {
-            if dst.write_all(&buf[..allowed]).await.is_err() {
+        let mut at = 0;
+        while at < allowed {
+            let len = (allowed - at).min(shared.piece());
+            if let Some(done) = shared.reserve(dir, len) {
+                tokio::time::sleep_until(done.into()).await;
+            }
+            if dst.write_all(&buf[at..at + len]).await.is_err() {
                 return Pumped::Failed;
             }
-            sent += allowed;
+            let done = lock(clock).saw(dir, &buf[at..at + len]);
+            if let Some(done) = done {
+                shared.record_exchange(done);
+            }
+            at += len;
+            sent += len;
             let mut stats = shared.stats();
             match dir {
-                Direction::Upstream => stats.bytes_up += allowed as u64,
-                Direction::Downstream => stats.bytes_down += allowed as u64,
+                Direction::Upstream => stats.bytes_up += len as u64,
+                Direction::Downstream => stats.bytes_down += len as u64,
             }
         }
         if allowed < n {
@@ -444,6 +619,7 @@ async fn serve(client: TcpStream, fault: Fault, shared: Arc<Shared>) {
 
     let trigger = fault.trigger();
     let limit = |d: Direction| trigger.and_then(|(dir, after)| (dir == d).then_some(after));
+    let clock = Mutex::new(ExchangeClock::default());
     let fired = {
         let up = pump(
             &mut client_r,
@@ -451,6 +627,7 @@ async fn serve(client: TcpStream, fault: Fault, shared: Arc<Shared>) {
             limit(Direction::Upstream),
             Direction::Upstream,
             &shared,
+            &clock,
         );
         let down = pump(
             &mut server_r,
@@ -458,6 +635,7 @@ async fn serve(client: TcpStream, fault: Fault, shared: Arc<Shared>) {
             limit(Direction::Downstream),
             Direction::Downstream,
             &shared,
+            &clock,
         );
         tokio::pin!(up, down);
         let (mut up_open, mut down_open) = (true, true);
@@ -474,6 +652,10 @@ async fn serve(client: TcpStream, fault: Fault, shared: Arc<Shared>) {
             }
         }
     };
+    let done = lock(&clock).finish();
+    if let Some(done) = done {
+        shared.record_exchange(done);
+    }
     if !fired {
         return;
     }

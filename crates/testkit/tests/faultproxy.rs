@@ -559,3 +559,83 @@ async fn drop_aborts_the_proxy() {
     let (got, _) = read_to_end(&mut live).await;
     assert!(got.is_empty(), "the live connection was closed");
 }
+
+#[tokio::test]
+async fn rate_limit_paces_both_directions_and_can_be_lifted() {
+    let echo = echo_server().await;
+    let proxy = FaultProxy::start(echo.addr, FaultPlan::pass())
+        .await
+        .expect("start");
+    // 6,000 bytes at 10,000 bytes/s: at least 0.6 s up, and the echo comes back paced too.
+    proxy.set_rate_limit(Some(10_000));
+    let data = payload(9, 6_000);
+    let started = Instant::now();
+    let (back, end) = echo_through_half_closed(&proxy, &data).await;
+    let slow = started.elapsed();
+    assert_eq!((back == data, end), (true, None));
+    assert!(slow >= Duration::from_millis(550), "took {slow:?}");
+    let stats = proxy.stats();
+    assert_eq!((stats.bytes_up, stats.bytes_down), (6_000, 6_000));
+
+    proxy.set_rate_limit(None);
+    let started = Instant::now();
+    let (back, _) = echo_through_half_closed(&proxy, &data).await;
+    assert!(back == data);
+    assert!(
+        started.elapsed() < slow,
+        "lifting the limit did not speed it up"
+    );
+    proxy.stop().await;
+}
+
+/// Sends `data` through `proxy` to the echo server, half-closes, and reads the echo.
+async fn echo_through_half_closed(proxy: &FaultProxy, data: &[u8]) -> (Vec<u8>, Option<ErrorKind>) {
+    let mut stream = connect(proxy).await;
+    stream.write_all(data).await.expect("write");
+    stream.shutdown().await.expect("half-close");
+    read_to_end(&mut stream).await
+}
+
+#[tokio::test]
+async fn exchanges_are_recorded_one_per_request_on_a_keep_alive_connection() {
+    let (http, requests) = http_responder().await;
+    let proxy = FaultProxy::start(http.addr, FaultPlan::pass())
+        .await
+        .expect("start");
+    let request = b"GET /v1/feed?since=12 HTTP/1.1\r\nHost: relay\r\n\r\n";
+    let response = http_response();
+    // Not recording yet: nothing is kept.
+    let mut stream = connect(&proxy).await;
+    stream.write_all(request).await.expect("request");
+    let mut full = vec![0u8; response.len()];
+    stream.read_exact(&mut full).await.expect("response");
+    drop(stream);
+    proxy.record_exchanges();
+    let mut stream = connect(&proxy).await;
+    for _ in 0..3 {
+        stream.write_all(request).await.expect("request");
+        tokio::time::timeout(PATIENCE, stream.read_exact(&mut full))
+            .await
+            .expect("response in time")
+            .expect("full response");
+    }
+    // The third exchange ends when the connection does.
+    drop(stream);
+    let deadline = Instant::now() + PATIENCE;
+    let mut got = Vec::new();
+    while got.len() < 3 && Instant::now() < deadline {
+        got.extend(proxy.take_exchanges());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(got.len(), 3, "{got:?}");
+    for x in &got {
+        assert_eq!(x.request, "GET /v1/feed");
+        assert_eq!(
+            (x.up, x.down),
+            (request.len() as u64, response.len() as u64)
+        );
+        assert!(x.took < PATIENCE);
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 4);
+    proxy.stop().await;
+}

@@ -1,0 +1,152 @@
+//! Small measuring helpers: percentiles, memory from `/proc`, compressed sizes, the machine.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Milliseconds as a float.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The `p`-th percentile (0–100) of `values` by nearest rank; 0 when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmHWM` = peak resident set, `VmRSS` = now), in bytes.
+pub fn proc_status_kb(pid: Option<u32>, field: &str) -> Option<u64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/status"),
+        None => "/proc/self/status".to_string(),
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
+/// User plus system CPU time of a process (this one with `None`) so far, in seconds.
+pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks: 100 per second on Linux.
+    Some((utime + stime) / 100.0)
+}
+
+/// Peak resident set size of a process (this one with `None`), in bytes.
+pub fn peak_rss(pid: Option<u32>) -> Option<u64> {
+    proc_status_kb(pid, "VmHWM")
+}
+
+/// Resets a process's peak resident set size to its current size (Linux `clear_refs` 5), so
+/// that a later [`peak_rss`] covers only what happens after. Best effort.
+pub fn reset_peak_rss(pid: Option<u32>) -> bool {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/clear_refs"),
+        None => "/proc/self/clear_refs".to_string(),
+    };
+    std::fs::write(path, "5").is_ok()
+}
+
+/// zstd level-3 size of `bytes` (the compressed-JSON baseline's level).
+pub fn zstd3(bytes: &[u8]) -> anyhow::Result<usize> {
+    Ok(zstd::bulk::compress(bytes, 3)?.len())
+}
+
+/// Total size of the files in `dir` whose names start with `prefix` (a database with its WAL and
+/// shared-memory files).
+pub fn files_size(dir: &Path, prefix: &str) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// `nproc`: CPUs available.
+    pub cpus: usize,
+    /// `/proc/cpuinfo` model name.
+    pub cpu: String,
+    /// Total memory in bytes.
+    pub memory: u64,
+    /// Operating system (`/etc/os-release` PRETTY_NAME).
+    pub os: String,
+    /// Kernel release.
+    pub kernel: String,
+}
+
+impl Machine {
+    /// Reads the machine's description from `/proc` and `/etc`.
+    pub fn read() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map_or_else(|| "unknown".to_string(), |s| s.trim().to_string());
+        let os = std::fs::read_to_string("/etc/os-release")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map_or_else(
+                || "unknown".to_string(),
+                |s| s.trim_matches('"').to_string(),
+            );
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_string(), |s| s.trim().to_string());
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024);
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            memory,
+            os,
+            kernel,
+        }
+    }
+}
+
+/// Bytes in a human unit (B, KB, MB; powers of 1000).
+pub fn human_bytes(b: f64) -> String {
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} KB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}

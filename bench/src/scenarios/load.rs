@@ -1,0 +1,291 @@
+//! S5 relay load: N devices — one in fifty at HQ, the others spread over the six stations —
+//! sync all at once, several times over; before each session a station device records a patrol.
+//! Their stores are on a RAM disk (the devices' disks are not what is measured). The relay runs
+//! in its own process; the proxy times every HTTP exchange.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use tidemark_client::sync::{self, SharedClient};
+use tidemark_domain::interchange::parse_line;
+use tokio::task::JoinSet;
+
+use super::Ctx;
+use crate::harness::{bench_opts, by_request, Device, Relay, Wire};
+use crate::measure::{
+    cpu_secs, human_bytes, ms, peak_rss, percentile, proc_status_kb, reset_peak_rss,
+};
+use crate::report::{Outcome, Table, Target};
+use crate::workload::{patrol, rng_for, HQ, STATIONS};
+
+/// What one device's session did.
+struct Session {
+    millis: f64,
+    requests: u64,
+    error: Option<String>,
+}
+
+/// Devices per HQ device.
+const HQ_EVERY: usize = 50;
+
+/// Whether device `index` is at HQ.
+fn at_hq(index: usize) -> bool {
+    index.is_multiple_of(HQ_EVERY)
+}
+
+/// One device's work: `sessions` times, record a patrol (station devices) then sync.
+async fn device_loop(
+    client: SharedClient,
+    seed: u64,
+    index: usize,
+    sessions: usize,
+) -> Vec<Session> {
+    let opts = bench_opts();
+    let station = index % STATIONS.len();
+    let mut rng = rng_for(seed, &[0x10AD, index as u64]);
+    let mut out = Vec::new();
+    for k in 0..sessions {
+        if at_hq(index) {
+            out.push(timed(&client, &opts).await);
+            continue;
+        }
+        let mut p = patrol(&mut rng, station, 200 + k as u32, 0);
+        p["id"] = format!("patrol:{}:load:{index}:{k}", STATIONS[station].0).into();
+        let saved = parse_line(&p.to_string())
+            .map_err(|e| anyhow!("{e:?}"))
+            .and_then(|l| {
+                let mut c = client.lock().unwrap_or_else(|e| e.into_inner());
+                c.save(&l.record).map_err(|e| anyhow!("{e}"))
+            });
+        if let Err(e) = saved {
+            out.push(Session {
+                millis: 0.0,
+                requests: 0,
+                error: Some(format!("save: {e}")),
+            });
+            continue;
+        }
+        out.push(timed(&client, &opts).await);
+    }
+    out
+}
+
+/// One timed session.
+async fn timed(client: &SharedClient, opts: &tidemark_client::sync::SyncOptions) -> Session {
+    let t = Instant::now();
+    let r = sync::sync_once(client, opts, &|_| {}).await;
+    let millis = ms(t.elapsed());
+    match r {
+        Ok(r) => Session {
+            millis,
+            requests: r.wire.requests,
+            error: None,
+        },
+        Err(e) => Session {
+            millis,
+            requests: 0,
+            error: Some(e.code),
+        },
+    }
+}
+
+/// S5.
+pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
+    let n = ctx.sizes.devices;
+    let per = ctx.sizes.sessions_per_device;
+    let mut out = Outcome::new("S5", "relay load: devices syncing concurrently");
+    out.param("devices", n);
+    out.param("sessions_per_device", per);
+    let full = super::Sizes::full();
+    out.reduced = super::reduced(&[
+        ("devices", n as f64, full.devices as f64),
+        (
+            "sessions per device",
+            per as f64,
+            full.sessions_per_device as f64,
+        ),
+    ]);
+    let relay = Relay::start(&ctx.root.join("s5-relay"), &ctx.relay).await?;
+    let wire = Wire::start(relay.addr).await?;
+    let url = wire.url();
+    let started = Instant::now();
+    let mut devices = Vec::new();
+    for i in 0..n {
+        let name = if at_hq(i) {
+            HQ
+        } else {
+            STATIONS[i % STATIONS.len()].1
+        };
+        let dir = ctx.ram_root.join(format!("s5/dev{i}"));
+        devices.push(Device::enrol(&relay, &url, &dir, name, "Trinh sát viên").await?);
+    }
+    out.metric("enrol_secs", started.elapsed().as_secs_f64());
+
+    let relay_pid = relay.pid();
+    let relay_before = proc_status_kb(relay_pid, "VmRSS");
+    let relay_cpu = cpu_secs(relay_pid);
+    let own_cpu = cpu_secs(None);
+    reset_peak_rss(relay_pid);
+    wire.proxy().record_exchanges();
+    let before = wire.socket();
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for (i, d) in devices.iter().enumerate() {
+        tasks.spawn(device_loop(Arc::clone(&d.client), ctx.seed, i, per));
+    }
+    let mut sessions = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        sessions.extend(done?);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let relay_cpu = cpu_secs(relay_pid).zip(relay_cpu).map(|(a, b)| a - b);
+    let own_cpu = cpu_secs(None).zip(own_cpu).map(|(a, b)| a - b);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let socket = wire.socket().since(before);
+    // Close the devices' connections so the proxy records their last exchanges.
+    drop(devices);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let recorded = wire.proxy().take_exchanges();
+    let exchanges: Vec<f64> = recorded.iter().map(|x| ms(x.took)).collect();
+    let relay_peak = peak_rss(relay_pid);
+    let relay_now = proc_status_kb(relay_pid, "VmRSS");
+
+    let ok: Vec<&Session> = sessions.iter().filter(|s| s.error.is_none()).collect();
+    let errors = sessions.len() - ok.len();
+    let mut codes: Vec<String> = sessions.iter().filter_map(|s| s.error.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let session_ms: Vec<f64> = ok.iter().map(|s| s.millis).collect();
+    let requests: u64 = ok.iter().map(|s| s.requests).sum();
+    let (p50, p99, max) = (
+        percentile(&exchanges, 50.0),
+        percentile(&exchanges, 99.0),
+        percentile(&exchanges, 100.0),
+    );
+    let (s50, s99) = (percentile(&session_ms, 50.0), percentile(&session_ms, 99.0));
+
+    let mut t = Table::new(
+        &format!(
+            "{n} devices ({} at HQ) × {per} sessions (station devices save a patrol first), all started together:",
+            (0..n).filter(|i| at_hq(*i)).count()
+        ),
+        &[
+            "sessions ok",
+            "errors",
+            "throughput",
+            "request p50",
+            "request p99",
+            "request max",
+            "session p50",
+            "session p99",
+            "relay peak RSS",
+            "socket ↑ / ↓",
+        ],
+    );
+    t.row(vec![
+        ok.len().to_string(),
+        if codes.is_empty() {
+            errors.to_string()
+        } else {
+            format!("{errors} ({})", codes.join(", "))
+        },
+        format!(
+            "{:.1} sessions/s, {:.0} requests/s",
+            ok.len() as f64 / wall.max(1e-9),
+            exchanges.len() as f64 / wall.max(1e-9)
+        ),
+        format!("{p50:.1} ms"),
+        format!("{p99:.1} ms"),
+        format!("{max:.1} ms"),
+        format!("{s50:.0} ms"),
+        format!("{s99:.0} ms"),
+        relay_peak.map_or("—".into(), |b| human_bytes(b as f64)),
+        format!(
+            "{} / {}",
+            human_bytes(socket.up as f64),
+            human_bytes(socket.down as f64)
+        ),
+    ]);
+    out.tables.push(t);
+    let mut b = Table::new(
+        "Where the bytes and the time go:",
+        &["request", "count", "socket ↑", "socket ↓", "p50", "p99"],
+    );
+    for (request, count, up, down) in by_request(&recorded) {
+        let times: Vec<f64> = recorded
+            .iter()
+            .filter(|x| x.request == request)
+            .map(|x| ms(x.took))
+            .collect();
+        b.row(vec![
+            format!("`{request}`"),
+            count.to_string(),
+            human_bytes(up as f64),
+            human_bytes(down as f64),
+            format!("{:.1} ms", percentile(&times, 50.0)),
+            format!("{:.1} ms", percentile(&times, 99.0)),
+        ]);
+    }
+    out.tables.push(b);
+    for (k, v) in [
+        ("sessions_ok", ok.len() as f64),
+        ("errors", errors as f64),
+        ("wall_secs", wall),
+        ("requests", requests as f64),
+        ("exchanges", exchanges.len() as f64),
+        ("request_p50_ms", p50),
+        ("request_p99_ms", p99),
+        ("request_max_ms", max),
+        ("session_p50_ms", s50),
+        ("session_p99_ms", s99),
+        ("socket_up", socket.up as f64),
+        ("socket_down", socket.down as f64),
+    ] {
+        out.metric(k, v);
+    }
+    if let Some(b) = relay_peak {
+        out.metric("relay_peak_rss", b as f64);
+    }
+    if let Some(b) = relay_now {
+        out.metric("relay_rss_end", b as f64);
+    }
+    if let Some(b) = relay_before {
+        out.metric("relay_rss_before", b as f64);
+    }
+    if let (Some(r), Some(o)) = (relay_cpu, own_cpu) {
+        out.metric("relay_cpu_secs", r);
+        out.metric("devices_cpu_secs", o);
+        out.notes.push(format!(
+            "CPU during the load ({wall:.1} s of wall time on {} CPUs): {r:.1} s in the relay, \
+             {o:.1} s in the simulated devices and the proxy (one process).",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ));
+    }
+    out.targets.push(Target::new(
+        "p99 latency of an HTTP request",
+        "< 250 ms",
+        format!("{p99:.1} ms (session p99 {s99:.0} ms)"),
+        p99 < 250.0,
+    ));
+    out.targets
+        .push(Target::new("errors", "0", errors.to_string(), errors == 0));
+    out.notes.push(format!(
+        "Latency is per HTTP request, timed at the proxy from the request's first byte to the \
+         response's last; a session is {:.1} requests on average. The relay runs in {}; its peak \
+         RSS is its VmHWM during the load{}. The devices' stores are on {}.",
+        requests as f64 / ok.len().max(1) as f64,
+        if relay_pid.is_some() {
+            "its own process"
+        } else {
+            "this process (the figure includes the devices)"
+        },
+        relay_now.map_or(String::new(), |b| format!(
+            " ({} resident at the end)",
+            human_bytes(b as f64)
+        )),
+        ctx.ram_root.display()
+    ));
+    relay.stop().await?;
+    Ok(out)
+}
