@@ -284,7 +284,11 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
             " ({} resident at the end)",
             human_bytes(b as f64)
         )),
-        ctx.ram_root.display()
+        if ctx.ram_root.starts_with("/dev/shm") {
+            "a RAM disk (/dev/shm)".to_string()
+        } else {
+            ctx.ram_root.display().to_string()
+        }
     ));
     relay.stop().await?;
     Ok(out)
