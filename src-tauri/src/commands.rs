@@ -3,7 +3,6 @@
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tauri::ipc::{InvokeBody, Request};
 use tauri::{AppHandle, Runtime, State};
 use tidemark_client::attachments::{sniff_mime, MAX_ATTACHMENT_BYTES};
@@ -629,9 +628,7 @@ fn read_blob(shell: &Shell, hash: &str) -> Res<Option<Blob>> {
     };
     let bytes = std::fs::read(&path)
         .map_err(|e| ClientError::io(format!("reading attachment {}", &hash[..12]), e))?;
-    let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    if hex != hash {
+    if tidemark_client::attachments::sha256_hex(&bytes) != hash {
         tracing::error!(hash = &hash[..12], "stored attachment damaged");
         return Err(CmdError::new(
             "internal",

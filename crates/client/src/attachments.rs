@@ -13,7 +13,8 @@ use serde::Serialize;
 use tidemark_domain::records::clean_attachment_name;
 use tidemark_domain::{AttachPlace, AttachmentRef};
 use tidemark_store::AttachmentRow;
-use tidemark_sync_protocol::attachment::{is_hash, sha256_hex};
+use tidemark_sync_protocol::attachment::is_hash;
+pub use tidemark_sync_protocol::attachment::sha256_hex;
 
 use crate::{now_secs, Client, ClientError, WriteOutcome};
 
