@@ -39,7 +39,24 @@ pub struct Tx<'a> {
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and applies pending migrations.
+    ///
+    /// The app and the command line may open the same fresh store at the same moment. While a
+    /// new file is still in rollback mode SQLite answers some lock conflicts with
+    /// `SQLITE_BUSY` at once instead of waiting (waiting could deadlock), so the whole opening,
+    /// which is idempotent, is retried for up to ten seconds.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open_once(path) {
+                Err(StoreError::Busy) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE

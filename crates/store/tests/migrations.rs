@@ -66,3 +66,34 @@ fn a_file_that_is_not_a_database_is_reported_as_damaged() {
     let err = Store::open(&path).expect_err("junk");
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }
+
+/// The app and the command line may open a fresh store at the same moment; SQLite answers
+/// some of those lock conflicts with "busy" at once, and opening must ride over them.
+#[test]
+fn many_processes_opening_a_fresh_store_at_once_all_succeed() {
+    for round in 0..60 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tidemark.sqlite3");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|i| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for j in 0..5 {
+                        let mut store = Store::open(&path)?;
+                        store.set_meta(&format!("trạm-{i}-{j}"), "Đồn Biên phòng")?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .collect();
+        for opener in openers {
+            opener
+                .join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+        assert_eq!(user_version(&path), latest_schema_version());
+    }
+}

@@ -22,6 +22,14 @@ pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment};
 pub use schema::CURRENT as SCHEMA_VERSION;
 
+/// How long [`Db::open`] keeps retrying when another process holds the database's locks.
+pub const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether `e` is SQLite's "database is locked" (`SQLITE_BUSY`, any extended code).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy)
+}
+
 /// The relay database.
 #[derive(Debug)]
 pub struct Db {
@@ -30,11 +38,30 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and migrates it.
+    ///
+    /// The relay and an admin command may open the same fresh database at the same moment.
+    /// SQLite's busy handler covers most of that, but not every case: while a fresh file is
+    /// still in rollback mode, a connection holding a read lock that needs the write lock gets
+    /// `SQLITE_BUSY` at once (waiting could deadlock). So the whole opening is retried for up to
+    /// [`OPEN_PATIENCE`]; it is idempotent (the pragmas are, and each migration step checks the
+    /// version under the write lock).
     pub fn open(path: &Path) -> Result<Db, AppError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| AppError::Internal(format!("cannot create data dir: {e}")))?;
         }
+        let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+        loop {
+            match Db::open_once(path) {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.map_err(AppError::from),
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> rusqlite::Result<Db> {
         let mut conn = Connection::open(path)?;
         // First, so that the relay and an admin command opening together wait for each other.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -112,4 +139,53 @@ pub fn random_hex(bytes: usize) -> String {
 pub fn sha256_hex(secret: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand_suffix() -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    }
+
+    /// CI once failed with "database is locked" when a test opened the database while the
+    /// relay it had just started was creating it. Many openers racing on fresh files all win.
+    #[test]
+    fn many_connections_opening_a_fresh_database_at_once_all_succeed() {
+        for round in 0..100 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("relay.sqlite3");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let openers: Vec<_> = (0..6)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        // Opening and closing again: the last connection to close checkpoints
+                        // and removes the WAL file, another race an opener can meet.
+                        let mut version = 0;
+                        for _ in 0..5 {
+                            let db = Db::open(&path)?;
+                            db.add_unit(&format!("Đồn {}", rand_suffix()), None).ok();
+                            version = db
+                                .conn
+                                .query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?;
+                        }
+                        Ok::<_, AppError>(version)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let version = opener
+                    .join()
+                    .expect("thread")
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert_eq!(version, schema::CURRENT);
+            }
+        }
+    }
 }
