@@ -72,7 +72,7 @@ fn a_file_that_is_not_a_database_is_reported_as_damaged() {
 #[test]
 fn many_processes_opening_a_fresh_store_at_once_all_succeed() {
     for round in 0..60 {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tidemark.sqlite3");
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
         let openers: Vec<_> = (0..6)
@@ -91,7 +91,7 @@ fn many_processes_opening_a_fresh_store_at_once_all_succeed() {
         for opener in openers {
             opener
                 .join()
-                .unwrap()
+                .expect("opener thread")
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
         assert_eq!(user_version(&path), latest_schema_version());
