@@ -616,31 +616,28 @@ struct Blob {
 
 fn read_blob(shell: &Shell, hash: &str) -> Res<Option<Blob>> {
     let found = with(shell, |c| {
-        let path = c.blob_path(hash)?;
+        let file = c.blob_file(hash)?;
         if !c.store().blob_present(hash)? {
             return Ok(None);
         }
         let mime = c.store().referenced_blob(hash)?.map(|b| b.mime);
-        Ok(Some((path, mime)))
+        Ok(Some((file, mime)))
     })?;
-    let Some((path, mime)) = found else {
+    let Some((file, mime)) = found else {
         return Ok(None);
     };
-    let bytes = std::fs::read(&path)
-        .map_err(|e| ClientError::io(format!("reading attachment {}", &hash[..12]), e))?;
-    if tidemark_client::attachments::sha256_hex(&bytes) != hash {
-        tracing::error!(hash = &hash[..12], "stored attachment damaged");
-        return Err(CmdError::new(
-            "internal",
-            format!(
-                "Bản lưu của tệp {} trên máy đã hỏng. (The stored copy of attachment {} is \
-                 damaged: delete {} and sync to fetch it again.)",
-                &hash[..12],
-                &hash[..12],
-                path.display()
-            ),
-        ));
-    }
+    // Read (and opened, in an encrypted store) outside the lock.
+    let bytes = file.read().map_err(|e| {
+        if matches!(e, ClientError::User(_)) {
+            tracing::error!(hash = &hash[..12], "stored attachment damaged");
+            CmdError::new(
+                "internal",
+                format!("Bản lưu của tệp {} trên máy đã hỏng. ({e})", &hash[..12],),
+            )
+        } else {
+            e.into()
+        }
+    })?;
     Ok(Some(Blob { bytes, mime }))
 }
 

@@ -34,6 +34,9 @@ pub const ALL_STATIONS: [(&str, &str); 6] = [
     ("ct", "Đồn Biên phòng Cửa Tiểu"),
 ];
 
+/// The passphrase of the encrypted device stores (HQ's and the first station's).
+pub const PASSPHRASE: &str = "Bộ Chỉ huy BĐBP — mật khẩu thử";
+
 /// Short keys of the devices, in the order of [`Province::devices`].
 pub const KEYS: [&str; 6] = ["hq", "tt", "kp", "vl", "gcd", "tpd"];
 
@@ -135,7 +138,10 @@ impl Province {
         for (i, key) in keys.iter().enumerate() {
             let unit = unit_of(key);
             let dir = root.join(key);
-            let client = Client::init(&dir, unit, USERS[i % USERS.len()])?;
+            // HQ and the first station keep encrypted stores, the others do not: every
+            // scenario runs across both kinds (sealed attachment downloads included).
+            let pass = (i <= 1).then(|| tidemark_client::Passphrase::new(PASSPHRASE));
+            let client = Client::init_with(&dir, unit, USERS[i % USERS.len()], pass.as_ref())?;
             let shared: SharedClient = Arc::new(Mutex::new(client));
             let code = relay
                 .enrolment_code(unit, &format!("máy {key}"))

@@ -171,6 +171,19 @@ async fn photos_follow_their_records_thumbnails_first_and_resume_after_a_cut() {
     assert_eq!(sha256_hex(&hq_png), png_hash);
     let rows = p.dev("hq").with(|c| c.attachments(&patrol)).expect("rows");
     assert!(rows.iter().all(|r| r.present), "{rows:?}");
+    // HQ's store is encrypted: what arrived (resumed across the cut) is sealed on its disk.
+    let on_disk = p
+        .dev("hq")
+        .with(|c| c.blob_path(&png_hash))
+        .map(|path| std::fs::read(path).expect("read"))
+        .expect("path");
+    assert!(on_disk.starts_with(b"TMBLOB01"), "sealed");
+    assert!(
+        !on_disk
+            .windows(64)
+            .any(|w| w == &png[png.len() / 2..png.len() / 2 + 64]),
+        "no plaintext of the photo on HQ's disk"
+    );
     p.stop().await.expect("stop");
 }
 

@@ -60,7 +60,16 @@ pub enum Command {
         /// The person using this device (default: the login name).
         #[arg(long, env = "TIDEMARK_USER")]
         user: Option<String>,
+        /// Keep the store unencrypted (not recommended). By default it is encrypted with a
+        /// passphrase from TIDEMARK_PASSPHRASE or typed at the prompt.
+        #[arg(long)]
+        unencrypted: bool,
     },
+    /// Encrypt an unencrypted store in place (passphrase from TIDEMARK_PASSPHRASE or the prompt).
+    Encrypt,
+    /// Change the store's passphrase (old from TIDEMARK_PASSPHRASE, new from
+    /// TIDEMARK_NEW_PASSPHRASE, or both at the prompt).
+    Passphrase,
     /// Show this device's identity and what the store holds.
     Info {
         #[command(flatten)]

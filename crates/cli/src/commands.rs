@@ -5,36 +5,103 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tidemark_client::report::ReportFormat;
-use tidemark_client::{Client, ClientError, ExportFormat, ImportProgress};
+use tidemark_client::{Client, ClientError, ExportFormat, ImportProgress, STORE_FILE};
 use tidemark_domain::Lang;
 use tidemark_store::ListFilter;
 
 use crate::args::{Command, DocAction, Format, ReportFormatArg, TrackAction};
 use crate::output::{self, t};
-use crate::Failure;
+use crate::{secrets, Failure};
 
 /// Runs one command against the store in `dir`.
 pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
     let fail = |e: ClientError| Failure::from_client(e, lang);
     let open = || -> Result<Client, Failure> {
-        let mut c = Client::open(dir).map_err(fail)?;
+        let mut c = if tidemark_client::is_encrypted(dir) && dir.join(STORE_FILE).exists() {
+            Client::unlock(dir, &secrets::unlock(lang)?).map_err(fail)?
+        } else {
+            Client::open(dir).map_err(fail)?
+        };
         c.set_lang(lang);
         Ok(c)
     };
     match command {
-        Command::Init { unit, user } => {
+        Command::Init {
+            unit,
+            user,
+            unencrypted,
+        } => {
             let user = user
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
-            let c = Client::init(dir, &unit, &user).map_err(fail)?;
+            let pass = if unencrypted {
+                None
+            } else {
+                Some(secrets::new(secrets::ENV, lang)?.ok_or_else(|| {
+                    Failure::User(
+                        t(
+                            lang,
+                            "Cần một mật khẩu để mã hóa kho dữ liệu: đặt biến TIDEMARK_PASSPHRASE, chạy trong cửa sổ dòng lệnh, hoặc dùng --unencrypted (không khuyến nghị).",
+                            "A passphrase is needed to encrypt the store: set TIDEMARK_PASSPHRASE, run in a terminal, or pass --unencrypted (not recommended).",
+                        )
+                        .into(),
+                    )
+                })?)
+            };
+            let c = Client::init_with(dir, &unit, &user, pass.as_ref()).map_err(fail)?;
             say!(
-                "{} {} ({}: {}, {}: {})",
+                "{} {} ({}: {}, {}: {}{})",
                 t(lang, "Đã tạo kho dữ liệu tại", "Created the store in"),
                 dir.display(),
                 t(lang, "đơn vị", "unit"),
                 c.identity().unit,
                 t(lang, "thiết bị", "device"),
-                c.identity().device_id
+                c.identity().device_id,
+                if c.encrypted() {
+                    t(lang, ", đã mã hóa", ", encrypted")
+                } else {
+                    t(lang, ", KHÔNG mã hóa", ", NOT encrypted")
+                }
+            );
+            Ok(())
+        }
+        Command::Encrypt => {
+            let pass = secrets::new(secrets::ENV, lang)?.ok_or_else(|| {
+                Failure::User(
+                    t(
+                        lang,
+                        "Cần một mật khẩu mới: đặt biến TIDEMARK_PASSPHRASE hoặc chạy trong cửa sổ dòng lệnh.",
+                        "A new passphrase is needed: set TIDEMARK_PASSPHRASE or run in a terminal.",
+                    )
+                    .into(),
+                )
+            })?;
+            let started = std::time::Instant::now();
+            Client::encrypt(dir, &pass).map_err(fail)?;
+            say!(
+                "{} {} ({:.1} s)",
+                t(lang, "Đã mã hóa kho dữ liệu tại", "Encrypted the store in"),
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Passphrase => {
+            let old = secrets::unlock(lang)?;
+            let new = secrets::new(secrets::ENV_NEW, lang)?.ok_or_else(|| {
+                Failure::User(
+                    t(
+                        lang,
+                        "Cần mật khẩu mới: đặt biến TIDEMARK_NEW_PASSPHRASE hoặc chạy trong cửa sổ dòng lệnh.",
+                        "A new passphrase is needed: set TIDEMARK_NEW_PASSPHRASE or run in a terminal.",
+                    )
+                    .into(),
+                )
+            })?;
+            Client::change_passphrase(dir, &old, &new).map_err(fail)?;
+            say!(
+                "{}",
+                t(lang, "Đã đổi mật khẩu.", "The passphrase was changed.")
             );
             Ok(())
         }

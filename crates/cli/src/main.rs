@@ -18,6 +18,7 @@ mod commands;
 mod demo;
 mod output;
 mod report;
+mod secrets;
 mod syncing;
 
 use std::path::PathBuf;

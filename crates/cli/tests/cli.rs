@@ -141,6 +141,7 @@ fn import_with_bad_lines_exits_1_after_importing_the_good_ones() {
 fn english_messages_on_request() {
     let d = ready();
     let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
+        .env("TIDEMARK_PASSPHRASE", common::PASSPHRASE)
         .args([
             "--data-dir",
             d.path().to_str().expect("path"),

@@ -16,6 +16,7 @@ use tidemark_store::AttachmentRow;
 use tidemark_sync_protocol::attachment::is_hash;
 pub use tidemark_sync_protocol::attachment::sha256_hex;
 
+use crate::vault::{self, FileKey, MasterKey};
 use crate::{now_secs, Client, ClientError, WriteOutcome};
 
 /// Largest file a device accepts as an attachment (the relay's default limit too).
@@ -150,22 +151,22 @@ impl Client {
         if !self.store().blob_present(hash)? {
             return Ok(None);
         }
-        let path = self.blob_path(hash)?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| ClientError::io(format!("reading attachment {}", &hash[..12]), e))?;
-        if sha256_hex(&bytes) != hash {
-            return Err(ClientError::User(format!(
-                "the stored copy of attachment {} is damaged (its hash differs); \
-                 delete {} and sync to fetch it again",
-                &hash[..12],
-                path.display()
-            )));
-        }
-        Ok(Some(bytes))
+        self.blob_file(hash)?.read().map(Some)
     }
 
-    /// Stores `bytes` as the file `hash` (which must be their SHA-256): written beside, synced
-    /// to disk, renamed into place, then recorded. Storing a file already there does nothing.
+    /// The stored file `hash`, to be read later without the client (for example outside a
+    /// lock). Whether it is present is [`tidemark_store::Store::blob_present`].
+    pub fn blob_file(&self, hash: &str) -> Result<BlobFile, ClientError> {
+        Ok(BlobFile {
+            path: self.blob_path(hash)?,
+            hash: hash.to_string(),
+            key: self.file_key(),
+        })
+    }
+
+    /// Stores `bytes` as the file `hash` (which must be their SHA-256): sealed if the store is
+    /// encrypted, written beside, synced to disk, renamed into place, then recorded. Storing a
+    /// file already there does nothing.
     pub fn put_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), ClientError> {
         if sha256_hex(bytes) != hash {
             return Err(ClientError::User(format!(
@@ -175,7 +176,10 @@ impl Client {
         }
         let path = self.blob_path(hash)?;
         if !(self.store().blob_present(hash)? && path.exists()) {
-            write_synced(&path, bytes)?;
+            match self.file_key() {
+                Some(key) => write_synced(&path, &key.seal(hash, bytes)?)?,
+                None => write_synced(&path, bytes)?,
+            }
         }
         self.store()
             .add_blob(hash, bytes.len() as u64, now_secs())?;
@@ -201,6 +205,99 @@ impl Client {
         self.store().add_blob(hash, size, now_secs())?;
         Ok(())
     }
+}
+
+/// A stored attachment file and what it takes to read it.
+#[derive(Debug, Clone)]
+pub struct BlobFile {
+    /// Where it is on disk (sealed if the store is encrypted).
+    pub path: PathBuf,
+    hash: String,
+    key: Option<FileKey>,
+}
+
+impl BlobFile {
+    /// Its content: read, opened if sealed, and checked against its hash.
+    pub fn read(&self) -> Result<Vec<u8>, ClientError> {
+        let short = &self.hash[..12];
+        let stored = std::fs::read(&self.path)
+            .map_err(|e| ClientError::io(format!("reading attachment {short}"), e))?;
+        let damaged = |why: String| {
+            ClientError::User(format!(
+                "the stored copy of attachment {short} is damaged ({why}); delete {} and sync \
+                 to fetch it again",
+                self.path.display()
+            ))
+        };
+        let bytes = vault::open_blob(self.key.as_ref(), &self.hash, stored).map_err(damaged)?;
+        if sha256_hex(&bytes) != self.hash {
+            return Err(damaged("its hash differs".into()));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Finishes encrypting the store in `dir` under `key`, step by step, each step safe to redo:
+/// the database is exported to an encrypted copy that replaces it, every attachment file not
+/// yet sealed is sealed in place, downloads in progress are dropped (they are fetched again),
+/// and the key file is marked done.
+pub(crate) fn finish_encryption(dir: &Path, key: &MasterKey) -> Result<(), ClientError> {
+    let started = std::time::Instant::now();
+    let db = dir.join(crate::STORE_FILE);
+    let plain = tidemark_store::is_plaintext_database(&db)
+        .map_err(|e| ClientError::io(format!("reading {}", db.display()), e))?;
+    if plain {
+        let copy = dir.join(format!("{}.encrypting", crate::STORE_FILE));
+        let _ = std::fs::remove_file(&copy);
+        tidemark_store::Store::export_encrypted(&db, &copy, &key.store_key())?;
+        // The export checkpointed and closed the plaintext database, so its WAL is empty; any
+        // leftover side file belongs to the old file and must not meet the new one.
+        for side in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{}{side}", crate::STORE_FILE)));
+        }
+        std::fs::rename(&copy, &db)
+            .map_err(|e| ClientError::io(format!("replacing {}", db.display()), e))?;
+        vault::sync_dir(dir);
+    }
+    let files = key.file_key();
+    let mut sealed = 0usize;
+    let root = dir.join(DIR);
+    if let Ok(shards) = std::fs::read_dir(&root) {
+        for shard in shards.flatten() {
+            let name = shard.file_name().to_string_lossy().to_string();
+            if name == PARTIAL {
+                let _ = std::fs::remove_dir_all(shard.path());
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let hash = entry.file_name().to_string_lossy().to_string();
+                if !is_hash(&hash) {
+                    continue;
+                }
+                let path = entry.path();
+                let stored = std::fs::read(&path).map_err(|e| {
+                    ClientError::io(format!("reading attachment {}", &hash[..12]), e)
+                })?;
+                // Sealed already, or not this file (damaged: left for sync to replace).
+                if vault::is_sealed(&stored) || sha256_hex(&stored) != hash {
+                    continue;
+                }
+                write_synced(&path, &files.seal(&hash, &stored)?)?;
+                sealed += 1;
+            }
+        }
+    }
+    vault::finish_migration(dir)?;
+    tracing::info!(
+        database = plain,
+        files = sealed,
+        ms = started.elapsed().as_millis() as u64,
+        "store encrypted"
+    );
+    Ok(())
 }
 
 /// A file made ready to attach: its reference (hash, cleaned name, media type, size,

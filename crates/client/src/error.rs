@@ -19,6 +19,12 @@ pub enum ClientError {
     /// The data directory has no store yet.
     #[error("no Tidemark store in {0}; run `tidemark init --unit \"UNIT NAME\"` first")]
     NotInitialised(String),
+    /// The store is encrypted and needs its passphrase.
+    #[error("the store is encrypted: give its passphrase (TIDEMARK_PASSPHRASE or the prompt)")]
+    Locked,
+    /// The passphrase does not open the store; nothing was changed.
+    #[error("wrong passphrase: the store was not opened and nothing was changed")]
+    WrongPassphrase,
     /// A problem in the record model.
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -51,6 +57,8 @@ impl ClientError {
             | ClientError::Invalid(_)
             | ClientError::User(_)
             | ClientError::NotInitialised(_)
+            | ClientError::Locked
+            | ClientError::WrongPassphrase
             | ClientError::Io { .. } => true,
             ClientError::Domain(e) => matches!(
                 e,
@@ -70,6 +78,12 @@ impl ClientError {
     pub fn localized(&self, lang: Lang) -> String {
         match self {
             ClientError::Invalid(m) => messages(m, lang),
+            ClientError::Locked if lang == Lang::Vi => {
+                "Kho dữ liệu đã được mã hóa: hãy nhập mật khẩu để mở khóa.".into()
+            }
+            ClientError::WrongPassphrase if lang == Lang::Vi => {
+                "Sai mật khẩu: kho dữ liệu chưa được mở, không có gì thay đổi.".into()
+            }
             ClientError::Store(StoreError::DiskFull) if lang == Lang::Vi => {
                 "Ổ đĩa đã đầy: chưa lưu được gì. Hãy giải phóng dung lượng rồi thử lại.".into()
             }

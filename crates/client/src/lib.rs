@@ -17,6 +17,7 @@ mod records;
 pub mod report;
 pub mod sync;
 mod track;
+pub mod vault;
 
 pub use app::{Dashboard, KindCount, StagedRow, UnitInfo, UnitSummary};
 pub use attachments::Attached;
@@ -27,6 +28,7 @@ pub use identity::Identity;
 pub use import::{ImportProgress, ImportReport, LineProblem};
 pub use records::{RecordView, WriteOutcome};
 pub use track::TrackReport;
+pub use vault::{is_encrypted, Passphrase};
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,8 @@ pub struct Client {
     identity: Identity,
     dir: PathBuf,
     lang: Lang,
+    /// The master key when the store is encrypted.
+    key: Option<vault::MasterKey>,
 }
 
 /// Writes `bytes` beside `path` and renames the result into place, so a failure never leaves
@@ -69,13 +73,32 @@ pub fn now_secs() -> i64 {
 }
 
 impl Client {
-    /// Opens the store in `dir`, which `init` must have created.
+    /// Opens the unencrypted store in `dir`, which `init` must have created. An encrypted
+    /// store is [`ClientError::Locked`]: use [`Client::unlock`].
     pub fn open(dir: &Path) -> Result<Client, ClientError> {
+        Client::open_with(dir, None)
+    }
+
+    /// Opens the store in `dir` with `pass` if it is encrypted (`None` is then
+    /// [`ClientError::Locked`]); an unencrypted store opens without one. A wrong passphrase is
+    /// [`ClientError::WrongPassphrase`] and changes nothing. A conversion to encryption that
+    /// was cut short (see [`Client::encrypt`]) is finished first.
+    pub fn open_with(dir: &Path, pass: Option<&Passphrase>) -> Result<Client, ClientError> {
         let path = dir.join(STORE_FILE);
         if !path.exists() {
             return Err(ClientError::NotInitialised(dir.display().to_string()));
         }
-        let store = Store::open(&path)?;
+        let key = if vault::is_encrypted(dir) {
+            let pass = pass.ok_or(ClientError::Locked)?;
+            let (key, migrating) = vault::unlock(dir, pass)?;
+            if migrating {
+                attachments::finish_encryption(dir, &key)?;
+            }
+            Some(key)
+        } else {
+            None
+        };
+        let store = Store::open_keyed(&path, key.as_ref().map(|k| k.store_key()).as_ref())?;
         let identity = Identity::load(&store)?
             .ok_or_else(|| ClientError::NotInitialised(dir.display().to_string()))?;
         Ok(Client {
@@ -83,11 +106,28 @@ impl Client {
             identity,
             dir: dir.to_path_buf(),
             lang: Lang::Vi,
+            key,
         })
     }
 
-    /// Creates a store in `dir` for a device of `unit`, used by `user`.
+    /// Opens the encrypted store in `dir` with its passphrase.
+    pub fn unlock(dir: &Path, pass: &Passphrase) -> Result<Client, ClientError> {
+        Client::open_with(dir, Some(pass))
+    }
+
+    /// Creates an unencrypted store in `dir` for a device of `unit`, used by `user`.
     pub fn init(dir: &Path, unit: &str, user: &str) -> Result<Client, ClientError> {
+        Client::init_with(dir, unit, user, None)
+    }
+
+    /// Creates a store in `dir` for a device of `unit`, used by `user`: encrypted under `pass`
+    /// when given (see [`vault`]), unencrypted otherwise.
+    pub fn init_with(
+        dir: &Path,
+        unit: &str,
+        user: &str,
+        pass: Option<&Passphrase>,
+    ) -> Result<Client, ClientError> {
         if unit.trim().is_empty() {
             return Err(ClientError::User(
                 "the unit name must not be empty (--unit \"Đồn Biên phòng Tân Thành\")".into(),
@@ -95,23 +135,114 @@ impl Client {
         }
         std::fs::create_dir_all(dir)
             .map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
-        let mut store = Store::open(&dir.join(STORE_FILE))?;
-        if let Some(existing) = Identity::load(&store)? {
-            return Err(ClientError::User(format!(
-                "{} already holds a store for unit “{}”; use another --data-dir",
-                dir.display(),
-                existing.unit
-            )));
-        }
+        let path = dir.join(STORE_FILE);
+        let taken = |unit: Option<&str>| {
+            ClientError::User(match unit {
+                Some(unit) => format!(
+                    "{} already holds a store for unit “{unit}”; use another --data-dir",
+                    dir.display()
+                ),
+                None => format!(
+                    "{} already holds an encrypted store; use another --data-dir",
+                    dir.display()
+                ),
+            })
+        };
+        // A store whose creation was cut short (no identity yet) is taken over; one in use
+        // is refused.
+        let key = if vault::is_encrypted(dir) {
+            let key = match pass.map(|p| vault::unlock(dir, p)) {
+                Some(Ok((key, _))) => key,
+                Some(Err(ClientError::WrongPassphrase)) | None => return Err(taken(None)),
+                Some(Err(e)) => return Err(e),
+            };
+            if path.exists() {
+                let store = Store::open_keyed(&path, Some(&key.store_key()))?;
+                if let Some(existing) = Identity::load(&store)? {
+                    return Err(taken(Some(&existing.unit)));
+                }
+            }
+            Some(key)
+        } else {
+            if path.exists() {
+                let store = Store::open(&path)?;
+                if let Some(existing) = Identity::load(&store)? {
+                    return Err(taken(Some(&existing.unit)));
+                }
+                drop(store);
+                if pass.is_some() {
+                    // Empty and unencrypted: start again encrypted.
+                    for side in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(dir.join(format!("{STORE_FILE}{side}")));
+                    }
+                }
+            }
+            match pass {
+                Some(pass) => Some(vault::create(dir, pass, false)?),
+                None => None,
+            }
+        };
+        let mut store = Store::open_keyed(&path, key.as_ref().map(|k| k.store_key()).as_ref())?;
         let identity = Identity::create(&mut store, unit.trim(), user.trim())?;
         let mut client = Client {
             store,
             identity,
             dir: dir.to_path_buf(),
             lang: Lang::Vi,
+            key,
         };
         client.ensure_own_unit()?;
         Ok(client)
+    }
+
+    /// Encrypts the unencrypted store in `dir` in place under `pass`: the database is copied
+    /// into an encrypted file that replaces it, then every attachment and thumbnail is sealed
+    /// (downloads in progress are dropped and fetched again). The key file is written first,
+    /// marked as converting, so a conversion cut short by a crash finishes at the next unlock.
+    /// No other Tidemark process may have the store open meanwhile.
+    pub fn encrypt(dir: &Path, pass: &Passphrase) -> Result<Client, ClientError> {
+        let path = dir.join(STORE_FILE);
+        if !path.exists() {
+            return Err(ClientError::NotInitialised(dir.display().to_string()));
+        }
+        if vault::is_encrypted(dir) {
+            return Err(ClientError::User(format!(
+                "the store in {} is already encrypted; to change its passphrase use \
+                 `tidemark passphrase`",
+                dir.display()
+            )));
+        }
+        // Refuse before writing anything if the store cannot be read.
+        drop(Client::open(dir)?);
+        let key = vault::create(dir, pass, true)?;
+        attachments::finish_encryption(dir, &key)?;
+        Client::unlock(dir, pass)
+    }
+
+    /// Changes the passphrase of the encrypted store in `dir` from `old` to `new`. The master
+    /// key is re-wrapped (an atomic rewrite of the key file); the data stays as it is.
+    pub fn change_passphrase(
+        dir: &Path,
+        old: &Passphrase,
+        new: &Passphrase,
+    ) -> Result<(), ClientError> {
+        if !vault::is_encrypted(dir) {
+            return Err(ClientError::User(format!(
+                "the store in {} is not encrypted; use `tidemark encrypt` first",
+                dir.display()
+            )));
+        }
+        vault::change(dir, old, new)
+    }
+
+    /// Whether this store is encrypted at rest.
+    pub fn encrypted(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The key sealing this store's attachment files, if it is encrypted.
+    pub fn file_key(&self) -> Option<vault::FileKey> {
+        self.key.as_ref().map(|k| k.file_key())
     }
 
     /// Sets the language of messages.

@@ -20,6 +20,15 @@ pub enum StoreError {
         /// Newest schema this build knows.
         supported: i64,
     },
+    /// The key does not open this encrypted store (nothing was changed).
+    #[error("the key does not open this store (wrong passphrase?); nothing was changed")]
+    WrongKey,
+    /// The store is encrypted and was opened without a key.
+    #[error("the store is encrypted: unlock it with its passphrase")]
+    Encrypted,
+    /// A file beside the database could not be read or written.
+    #[error("{0}")]
+    Io(String),
     /// Any other SQLite error.
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),

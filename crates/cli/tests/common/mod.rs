@@ -5,15 +5,28 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `tidemark --data-dir DIR ARGS…`.
+/// The passphrase the tests' stores are encrypted with.
+pub const PASSPHRASE: &str = "Đồn Biên phòng 2026 — mật khẩu thử";
+
+/// Runs `tidemark --data-dir DIR ARGS…` with the tests' passphrase in `TIDEMARK_PASSPHRASE`.
 pub fn tm(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tidemark"))
-        .arg("--data-dir")
+    tm_with(dir, args, &[("TIDEMARK_PASSPHRASE", PASSPHRASE)])
+}
+
+/// Runs `tidemark --data-dir DIR ARGS…` with exactly the passphrase variables in `env`.
+pub fn tm_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidemark"));
+    cmd.arg("--data-dir")
         .arg(dir)
         .args(args)
         .env_remove("TIDEMARK_LANG")
-        .output()
-        .expect("run tidemark")
+        .env_remove("TIDEMARK_PASSPHRASE")
+        .env_remove("TIDEMARK_NEW_PASSPHRASE")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tidemark")
 }
 
 /// Runs it, asserts success and returns standard output.

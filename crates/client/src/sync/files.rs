@@ -5,14 +5,14 @@
 //! picks up where this one stopped.
 
 use std::collections::HashSet;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 use tidemark_store::BlobWork;
 use tidemark_sync_protocol::attachment::{chunk_range, sha256_hex, Manifest, CHUNK_SIZE};
 
 use super::{lock, RelayConfig, RelayHttp, SharedClient, SyncError, SyncStatus};
-use crate::now_secs;
+use crate::{now_secs, vault, ClientError};
 
 /// Relay answers that concern one file, not the session: the file is skipped and the others
 /// move on.
@@ -136,19 +136,22 @@ impl Phase<'_> {
     }
 
     async fn upload(&mut self, w: &BlobWork) -> Result<(), SyncError> {
-        let path = lock(self.shared).blob_path(&w.hash)?;
-        let bytes = std::fs::read(&path).map_err(|e| {
-            SyncError::fatal(
-                "store",
-                format!("reading attachment {}: {e}", &w.hash[..12]),
-            )
-        })?;
-        if sha256_hex(&bytes) != w.hash {
-            return self.per_file(
-                w,
-                SyncError::fatal("file_mismatch", "the stored copy is damaged"),
-            );
-        }
+        let file = lock(self.shared).blob_file(&w.hash)?;
+        let bytes = match file.read() {
+            Ok(b) => b,
+            Err(ClientError::Io { source, .. }) => {
+                return Err(SyncError::fatal(
+                    "store",
+                    format!("reading attachment {}: {source}", &w.hash[..12]),
+                ))
+            }
+            Err(_) => {
+                return self.per_file(
+                    w,
+                    SyncError::fatal("file_mismatch", "the stored copy is damaged"),
+                )
+            }
+        };
         let manifest = Manifest::of(&bytes, &w.mime);
         let state = match self.http.attachment_begin(&w.hash, &manifest).await {
             Ok(s) => s,
@@ -206,7 +209,10 @@ impl Phase<'_> {
                 &w.hash[..12]
             )));
         }
-        let path = lock(self.shared).partial_path(&w.hash)?;
+        let (path, key) = {
+            let c = lock(self.shared);
+            (c.partial_path(&w.hash)?, c.file_key())
+        };
         let io = |e: std::io::Error| {
             SyncError::fatal("store", format!("writing a download in progress: {e}"))
         };
@@ -220,10 +226,38 @@ impl Phase<'_> {
             .write(true)
             .open(&path)
             .map_err(io)?;
-        // Only whole, verified chunks were ever appended; a tail from a crash is cut off.
-        let kept = (file.metadata().map_err(io)?.len() / CHUNK_SIZE).min(m.chunks.len() as u64);
+        // Only whole, verified chunks were ever appended (sealed, when the store is
+        // encrypted, behind a header); a tail from a crash is cut off.
+        let header_len = if key.is_some() {
+            vault::BLOB_HEADER_LEN
+        } else {
+            0
+        };
+        let stored_chunk = vault::stored_chunk_len(key.as_ref());
+        let len = file.metadata().map_err(io)?.len();
+        let mut header = Vec::new();
+        if let Some(k) = &key {
+            if len < header_len {
+                header = k.header();
+                file.set_len(0).map_err(io)?;
+                file.write_all(&header).map_err(io)?;
+            } else {
+                header = vec![0; header_len as usize];
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                file.read_exact(&mut header).map_err(io)?;
+                if !vault::is_sealed(&header) {
+                    // Left from before the store was encrypted: start again.
+                    header = k.header();
+                    file.set_len(0).map_err(io)?;
+                    file.seek(SeekFrom::Start(0)).map_err(io)?;
+                    file.write_all(&header).map_err(io)?;
+                }
+            }
+        }
+        let len = file.metadata().map_err(io)?.len();
+        let kept = ((len - header_len) / stored_chunk).min(m.chunks.len() as u64);
         let mut done = (kept * CHUNK_SIZE).min(m.size);
-        file.set_len(done).map_err(io)?;
+        file.set_len(header_len + kept * stored_chunk).map_err(io)?;
         file.seek(SeekFrom::End(0)).map_err(io)?;
         self.tell(Direction::Down, w, done, m.size);
         for i in kept..m.chunks.len() as u64 {
@@ -238,15 +272,21 @@ impl Phase<'_> {
                     &w.hash[..12]
                 )));
             }
-            file.write_all(&bytes).map_err(io)?;
+            match &key {
+                Some(k) => file
+                    .write_all(&k.seal_segment(&header, &w.hash, i, &bytes)?)
+                    .map_err(io)?,
+                None => file.write_all(&bytes).map_err(io)?,
+            }
             file.sync_data().map_err(io)?;
             done = b;
             self.report.bytes_received += b - a;
             self.tell(Direction::Down, w, done, m.size);
         }
         drop(file);
-        let whole = std::fs::read(&path).map_err(io)?;
-        if sha256_hex(&whole) != w.hash {
+        let stored = std::fs::read(&path).map_err(io)?;
+        let whole = vault::open_blob(key.as_ref(), &w.hash, stored).unwrap_or_default();
+        if whole.len() as u64 != m.size || sha256_hex(&whole) != w.hash {
             let _ = std::fs::remove_file(&path);
             return self.per_file(
                 w,
