@@ -343,7 +343,19 @@ impl Device {
         unit: &str,
         user: &str,
     ) -> Result<Device> {
-        let client = Client::init(dir, unit, user)?;
+        Device::enrol_with(relay, url, dir, unit, user, None).await
+    }
+
+    /// Like [`Device::enrol`], with the store encrypted under `pass` when given.
+    pub async fn enrol_with(
+        relay: &Relay,
+        url: &str,
+        dir: &Path,
+        unit: &str,
+        user: &str,
+        pass: Option<&tidemark_client::Passphrase>,
+    ) -> Result<Device> {
+        let client = Client::init_with(dir, unit, user, pass)?;
         let client: SharedClient = Arc::new(Mutex::new(client));
         let code = relay.enrolment_code(unit, "máy thử tải")?;
         sync::enroll(&client, url, &code, Duration::from_secs(30))

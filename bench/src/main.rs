@@ -1,4 +1,4 @@
-//! `tidemark-bench [all|s1|s2|s3|s4|s5|s6]… [--quick] [--out DIR] [--set NAME=VALUE]…`: runs the
+//! `tidemark-bench [all|s1|s2|s3|s4|s5|s6|s7]… [--quick] [--out DIR] [--set NAME=VALUE]…`: runs the
 //! scenarios, writes `DIR/bench.json` and `DIR/bench.md` (default `target/bench`) and prints the
 //! markdown. `__relay DIR` and `__pull DIR` are its own child processes.
 
@@ -9,10 +9,10 @@ use anyhow::{bail, Context as _, Result};
 use tidemark_bench::harness::RelayMode;
 use tidemark_bench::measure::Machine;
 use tidemark_bench::report::{Outcome, Run, Target};
-use tidemark_bench::scenarios::{bulk, catchup, load, local, plan, Ctx, Sizes};
+use tidemark_bench::scenarios::{bulk, catchup, crypto, load, local, plan, Ctx, Sizes};
 
 const USAGE: &str =
-    "usage: tidemark-bench [all|s1|s2|s3|s4|s5|s6]... [--quick] [--out DIR] [--set NAME=VALUE]...
+    "usage: tidemark-bench [all|s1|s2|s3|s4|s5|s6|s7]... [--quick] [--out DIR] [--set NAME=VALUE]...
 sizes for --set: history_days, year_days, edits_per_unit, plan_items, records, query_runs,
 devices, sessions_per_device, weak_hq";
 
@@ -44,14 +44,16 @@ fn parse(args: &[String]) -> Result<Args> {
             }
             "all" => a
                 .scenarios
-                .extend(["s1", "s2", "s3", "s4", "s5", "s6"].map(String::from)),
-            s if matches!(s, "s1" | "s2" | "s3" | "s4" | "s5" | "s6") => a.scenarios.push(s.into()),
+                .extend(["s1", "s2", "s3", "s4", "s5", "s6", "s7"].map(String::from)),
+            s if matches!(s, "s1" | "s2" | "s3" | "s4" | "s5" | "s6" | "s7") => {
+                a.scenarios.push(s.into())
+            }
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
     if a.scenarios.is_empty() {
         a.scenarios
-            .extend(["s1", "s2", "s3", "s4", "s5", "s6"].map(String::from));
+            .extend(["s1", "s2", "s3", "s4", "s5", "s6", "s7"].map(String::from));
     }
     // S6 compares its bytes with S1's: S1 runs too.
     if a.scenarios.iter().any(|s| s == "s6") && !a.scenarios.iter().any(|s| s == "s1") {
@@ -84,6 +86,7 @@ async fn run_one(name: &str, ctx: &Ctx, done: &[Outcome]) -> Result<Outcome> {
         "s3" => plan::s3(ctx).await,
         "s4" => local::s4(ctx).await,
         "s5" => load::s5(ctx).await,
+        "s7" => crypto::s7(ctx).await,
         _ => catchup::s6(ctx, done.iter().find(|o| o.id == "S1")).await,
     }
 }
@@ -113,7 +116,7 @@ async fn bench(args: Args) -> Result<()> {
     let mode = if args.quick { "quick" } else { "full" };
     let mut command = format!(
         "cargo run --release -p tidemark-bench -- {}",
-        if args.scenarios.len() == 6 {
+        if args.scenarios.len() == 7 {
             "all".to_string()
         } else {
             args.scenarios.join(" ")

@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod catchup;
+pub mod crypto;
 pub mod load;
 pub mod local;
 pub mod plan;

@@ -1,0 +1,204 @@
+//! S7 encryption cost (issue 10): the same work on an unencrypted store and on one encrypted at
+//! rest (SQLCipher and sealed attachment files), in the same run: opening (with the passphrase's
+//! Argon2id derivation), bulk import, single-field writes, a first push of everything to the
+//! relay, and a new device of the same kind pulling it all.
+
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use tidemark_client::{Client, Passphrase};
+
+use super::Ctx;
+use crate::harness::{bench_opts, settle, Device, Relay, Wire};
+use crate::measure::{files_size, human_bytes, ms, percentile};
+use crate::report::{Outcome, Table};
+use crate::workload::{station_day, unit_lines, HQ, STATIONS};
+
+const PASSPHRASE: &str = "Đồn Biên phòng — mật khẩu đo";
+
+/// One mode's figures.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    open_ms: f64,
+    import_rps: f64,
+    edit_p50_ms: f64,
+    edit_p95_ms: f64,
+    push_secs: f64,
+    pull_secs: f64,
+    store_bytes: u64,
+}
+
+/// S7.
+pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
+    let days: u32 = if ctx.quick { 2 } else { 30 };
+    let edits: usize = if ctx.quick { 60 } else { 300 };
+    let mut out = Outcome::new(
+        "S7",
+        "Encryption cost: the same work with the store encrypted at rest and without",
+    );
+    out.param("station_days", days);
+    out.param("edits", edits);
+    let lines: Vec<String> = (0..days)
+        .flat_map(|d| station_day(ctx.seed, 0, d))
+        .map(|v| v.to_string())
+        .collect();
+    let patrols: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "patrol")
+        .filter_map(|v| v["id"].as_str().map(String::from))
+        .collect();
+    ensure!(!patrols.is_empty(), "the workload has no patrols");
+    out.param("records", lines.len());
+
+    let dir = ctx.root.join("s7");
+    let relay = Relay::start(&dir.join("relay"), &ctx.relay).await?;
+    let wire = Wire::start(relay.addr).await?;
+    let url = wire.url();
+    let opts = bench_opts();
+    let pass = Passphrase::new(PASSPHRASE);
+    let station = STATIONS[0].1;
+
+    let mut figures = Vec::new();
+    for (mode, pass) in [("off", None), ("on", Some(&pass))] {
+        let mut f = Figures::default();
+        let home = dir.join(format!("station-{mode}"));
+        let dev =
+            Device::enrol_with(&relay, &url, &home, station, "Trung úy Lê Quốc Vũ", pass).await?;
+        dev.import(&unit_lines())?;
+        let t = Instant::now();
+        let n = dev.import(&lines)?;
+        f.import_rps = n as f64 / t.elapsed().as_secs_f64();
+        let mut times = Vec::with_capacity(edits);
+        for i in 0..edits {
+            let id = &patrols[i % patrols.len()];
+            let t = Instant::now();
+            dev.with(|c| {
+                c.edit(
+                    id,
+                    "notes",
+                    &format!("Ghi chú lần {i}: biển động cấp 5, tàu về bến an toàn"),
+                )
+            })?;
+            times.push(ms(t.elapsed()));
+        }
+        f.edit_p50_ms = percentile(&times, 50.0);
+        f.edit_p95_ms = percentile(&times, 95.0);
+        let t = Instant::now();
+        settle(&[&dev], &opts).await?;
+        f.push_secs = t.elapsed().as_secs_f64();
+
+        let hq_dir = dir.join(format!("hq-{mode}"));
+        let hq =
+            Device::enrol_with(&relay, &url, &hq_dir, HQ, "Thiếu tá Phạm Quang Huy", pass).await?;
+        let t = Instant::now();
+        settle(&[&hq], &opts).await?;
+        f.pull_secs = t.elapsed().as_secs_f64();
+        let held: i64 = hq
+            .with(|c| c.store().counts())?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        ensure!(
+            held as usize >= n,
+            "HQ ({mode}) holds {held} of {n} records"
+        );
+        drop(hq);
+
+        // Opening: everything a user waits for before the first screen, the passphrase's
+        // derivation included.
+        drop(dev);
+        let mut opens = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let c = Client::open_with(&home, pass)?;
+            opens.push(ms(t.elapsed()));
+            drop(c);
+        }
+        f.open_ms = percentile(&opens, 50.0);
+        f.store_bytes = files_size(&home, "tidemark.db");
+        figures.push((mode, f));
+    }
+    relay.stop().await?;
+
+    let (off, on) = (figures[0].1, figures[1].1);
+    let mut t = Table::new(
+        "Encryption at rest, off and on",
+        &["figure", "off", "on", "on ÷ off"],
+    );
+    let row = |t: &mut Table, name: &str, a: f64, b: f64, unit: &str| {
+        t.row(vec![
+            name.into(),
+            format!("{a:.1} {unit}"),
+            format!("{b:.1} {unit}"),
+            format!("{:.2}×", b / a.max(1e-9)),
+        ]);
+    };
+    row(
+        &mut t,
+        "open (median of 5, unlock included)",
+        off.open_ms,
+        on.open_ms,
+        "ms",
+    );
+    row(
+        &mut t,
+        "bulk import",
+        off.import_rps,
+        on.import_rps,
+        "records/s",
+    );
+    row(
+        &mut t,
+        "single-field write p50",
+        off.edit_p50_ms,
+        on.edit_p50_ms,
+        "ms",
+    );
+    row(
+        &mut t,
+        "single-field write p95",
+        off.edit_p95_ms,
+        on.edit_p95_ms,
+        "ms",
+    );
+    row(
+        &mut t,
+        "first push to the relay",
+        off.push_secs,
+        on.push_secs,
+        "s",
+    );
+    row(
+        &mut t,
+        "new device pulls it all",
+        off.pull_secs,
+        on.pull_secs,
+        "s",
+    );
+    t.row(vec![
+        "store on disk".into(),
+        human_bytes(off.store_bytes as f64),
+        human_bytes(on.store_bytes as f64),
+        format!(
+            "{:.2}×",
+            on.store_bytes as f64 / (off.store_bytes as f64).max(1.0)
+        ),
+    ]);
+    out.tables.push(t);
+    for (mode, f) in &figures {
+        out.metric(&format!("{mode}_open_ms"), f.open_ms);
+        out.metric(&format!("{mode}_import_rps"), f.import_rps);
+        out.metric(&format!("{mode}_edit_p50_ms"), f.edit_p50_ms);
+        out.metric(&format!("{mode}_edit_p95_ms"), f.edit_p95_ms);
+        out.metric(&format!("{mode}_push_secs"), f.push_secs);
+        out.metric(&format!("{mode}_pull_secs"), f.pull_secs);
+        out.metric(&format!("{mode}_store_bytes"), f.store_bytes as f64);
+    }
+    out.notes.push(
+        "Opening an encrypted store includes the Argon2id derivation of the passphrase \
+         (64 MiB, 3 passes), which is meant to be slow; SQLCipher itself adds little once open."
+            .into(),
+    );
+    Ok(out)
+}
