@@ -26,4 +26,5 @@ trap cleanup EXIT
 for _ in $(seq 1 300); do [ -f "$WORK/province/relay.url" ] && break; sleep 0.1; done
 [ -f "$WORK/province/relay.url" ] || { echo "the demo relay did not start" >&2; exit 2; }
 echo "Opening the app on HQ's device ($WORK/province/hq), relay $(cat "$WORK/province/relay.url")"
+echo "Its store is encrypted: unlock it with the demo passphrase printed above."
 ./target/debug/tidemark-app --data-dir "$WORK/province/hq"

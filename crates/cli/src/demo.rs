@@ -48,6 +48,15 @@ pub fn run(dir: Option<PathBuf>, serve: bool, lang: Lang) -> Result<(), Failure>
             t(lang, "dữ liệu trong", "data in"),
             root.display()
         );
+        say!(
+            "{} “{}”",
+            t(
+                lang,
+                "Kho dữ liệu của Bộ Chỉ huy và đồn đầu tiên được mã hóa (SQLCipher, khóa từ mật khẩu qua Argon2id); mật khẩu thử:",
+                "HQ's and the first station's stores are encrypted (SQLCipher, key from the passphrase via Argon2id); demo passphrase:"
+            ),
+            tidemark_province::PASSPHRASE
+        );
         let fig = story::run(&p, &mut Printer(lang), lang).await;
         if serve && fig.is_ok() {
             std::fs::write(root.join("relay.url"), p.relay_url())?;
