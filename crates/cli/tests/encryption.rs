@@ -81,6 +81,21 @@ fn store_with_a_file(
     (d, files)
 }
 
+/// `attachment get` writes the attached file out as it was.
+fn the_file_reads_back(p: &std::path::Path, scratch: &std::path::Path) {
+    let out = scratch.join("ra.txt");
+    let args = [
+        "attachment",
+        "get",
+        PATROL,
+        "biên bản.txt",
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    run_ok(p, &args, &pass());
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), IN_FILE);
+}
+
 #[test]
 fn an_encrypted_store_keeps_no_plaintext_on_disk_and_a_wrong_passphrase_changes_nothing() {
     let (d, files) = store_with_a_file(&[], &pass());
@@ -112,20 +127,7 @@ fn an_encrypted_store_keeps_no_plaintext_on_disk_and_a_wrong_passphrase_changes_
 
     // The right passphrase reads everything back, the file included.
     assert!(run_ok(p, &["show", PATROL], &pass()).contains("Kiểng Phước"));
-    let out = files.path().join("ra.txt");
-    run_ok(
-        p,
-        &[
-            "attachment",
-            "get",
-            PATROL,
-            "biên bản.txt",
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        &pass(),
-    );
-    assert_eq!(std::fs::read_to_string(&out).expect("read"), IN_FILE);
+    the_file_reads_back(p, files.path());
 }
 
 #[test]
@@ -195,20 +197,7 @@ fn an_unencrypted_store_is_encrypted_in_place_without_loss() {
         Vec::<std::path::PathBuf>::new()
     );
     assert_eq!(run_ok(p, &["list", "--json"], &pass()), listed);
-    let out = files.path().join("ra.txt");
-    run_ok(
-        p,
-        &[
-            "attachment",
-            "get",
-            PATROL,
-            "biên bản.txt",
-            "--out",
-            out.to_str().expect("utf8"),
-        ],
-        &pass(),
-    );
-    assert_eq!(std::fs::read_to_string(&out).expect("read"), IN_FILE);
+    the_file_reads_back(p, files.path());
     let err = run_err(p, &["encrypt"], &pass());
     assert!(err.contains("already encrypted"), "{err}");
 }

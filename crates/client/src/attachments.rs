@@ -360,7 +360,7 @@ fn blob_path(dir: &Path, hash: &str) -> Result<PathBuf, ClientError> {
 }
 
 /// Writes a file durably: to a temporary name beside it, `fsync`, rename.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
@@ -373,7 +373,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        ClientError::io(format!("storing attachment {}", path.display()), e)
+        ClientError::io(format!("writing {}", path.display()), e)
     })
 }
 

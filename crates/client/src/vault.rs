@@ -235,7 +235,7 @@ fn write_keyring(dir: &Path, file: &KeyringFile) -> Result<(), ClientError> {
     let path = keyring_path(dir);
     let text = serde_json::to_vec_pretty(file)
         .map_err(|e| ClientError::User(format!("cannot write the key file: {e}")))?;
-    write_synced(&path, &text)?;
+    crate::attachments::write_synced(&path, &text)?;
     sync_dir(dir);
     Ok(())
 }
@@ -394,22 +394,6 @@ pub(crate) fn open_blob(
         out.extend_from_slice(&plain);
     }
     Ok(out)
-}
-
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ClientError::io(format!("writing {}", path.display()), e)
-    })
 }
 
 /// Syncs a directory so that a rename in it survives a power cut (best effort).
