@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use tidemark_client::{Client, ClientError};
+use tidemark_client::{Client, ClientError, Passphrase};
 use tidemark_testkit::crash::{edit_of, patrol_id, patrol_line, UNIT};
 
 fn say(out: &mut std::io::Stdout, line: &str) -> std::io::Result<()> {
@@ -23,11 +23,17 @@ fn say(out: &mut std::io::Stdout, line: &str) -> std::io::Result<()> {
     lock.flush()
 }
 
+/// Opens the store, encrypted under `TIDEMARK_PASSPHRASE` when that is set.
 fn open_or_init(dir: &Path) -> Result<Client, ClientError> {
-    match Client::open(dir) {
+    let pass = std::env::var("TIDEMARK_PASSPHRASE")
+        .ok()
+        .map(Passphrase::new);
+    match Client::open_with(dir, pass.as_ref()) {
         // No store yet, or a store whose creation was interrupted before the identity was
         // complete: (re)create it, as `tidemark init` would.
-        Err(ClientError::NotInitialised(_)) => Client::init(dir, UNIT, "crash-writer"),
+        Err(ClientError::NotInitialised(_)) => {
+            Client::init_with(dir, UNIT, "crash-writer", pass.as_ref())
+        }
         other => other,
     }
 }

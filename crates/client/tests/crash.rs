@@ -26,6 +26,8 @@ use tidemark_testkit::crash::{edit_of, patrol_line};
 
 /// Iterations that each start in a new, empty data directory.
 const FRESH_DIR_ITERATIONS: u64 = 15;
+/// The passphrase of the fresh directories that are encrypted.
+const CRASH_PASSPHRASE: &str = "Đồn Biên phòng — thử mất điện";
 /// Iterations that all share one data directory, each reopening what the last kill left.
 const SHARED_DIR_ITERATIONS: u64 = 45;
 /// Records a killed writer is asked for: more than it can write before the longest delay.
@@ -174,8 +176,20 @@ fn writer_binary() -> PathBuf {
 }
 
 /// Starts the writer and, unless its stdout closes first, kills it with SIGKILL after `kill_after`.
-fn run_writer(bin: &Path, dir: &Path, count: u64, seed: u64, kill_after: Duration) -> Run {
-    let mut child = Command::new(bin)
+fn run_writer(
+    bin: &Path,
+    dir: &Path,
+    count: u64,
+    seed: u64,
+    kill_after: Duration,
+    pass: Option<&str>,
+) -> Run {
+    let mut cmd = Command::new(bin);
+    match pass {
+        Some(p) => cmd.env("TIDEMARK_PASSPHRASE", p),
+        None => cmd.env_remove("TIDEMARK_PASSPHRASE"),
+    };
+    let mut child = cmd
         .arg(dir)
         .arg(count.to_string())
         .arg(seed.to_string())
@@ -360,8 +374,10 @@ fn verify(
     in_flight: Option<InFlight>,
     scope: &Scope,
     context: &str,
+    pass: Option<&str>,
 ) -> Reopened {
-    let client = match Client::open(dir) {
+    let pass = pass.map(tidemark_client::Passphrase::new);
+    let client = match Client::open_with(dir, pass.as_ref()) {
         Ok(client) => client,
         // Killed while the store was being created: the next `init` finishes the job.
         Err(ClientError::NotInitialised(_)) if !model.ready && model.records.is_empty() => {
@@ -539,12 +555,19 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
 
     // Fresh directories: short delays, so kills land while the store is created and migrated;
     // then a writer run to completion must be able to use whatever the kill left.
+    // Every other one is encrypted: kills then also land while the key is derived, while the
+    // key file is written, and in SQLCipher's encrypted WAL.
     for k in 0..FRESH_DIR_ITERATIONS {
         let dir = root.path().join(format!("fresh-{k}"));
+        let pass = (k % 2 == 0).then_some(CRASH_PASSPHRASE);
         let mut model = DirModel::default();
-        let delay = log_uniform_delay(&mut rng, 1.0, 30.0);
+        let delay = if pass.is_some() {
+            log_uniform_delay(&mut rng, 1.0, 600.0)
+        } else {
+            log_uniform_delay(&mut rng, 1.0, 30.0)
+        };
         run_seed += 1;
-        let run = run_writer(&bin, &dir, KILLED_WRITER_COUNT, run_seed, delay);
+        let run = run_writer(&bin, &dir, KILLED_WRITER_COUNT, run_seed, delay, pass);
         let context = format!(
             "seed {seed}, fresh dir {k}, kill after {delay:?}: {}",
             run.summary()
@@ -555,7 +578,7 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
         );
         acks += run.acks();
         let in_flight = model.absorb(&run, &context);
-        let reopened = verify(&dir, &mut model, in_flight, &Scope::All, &context);
+        let reopened = verify(&dir, &mut model, in_flight, &Scope::All, &context, pass);
         landings.count(&run, reopened);
 
         run_seed += 1;
@@ -565,6 +588,7 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
             RECOVERY_WRITER_COUNT,
             run_seed,
             RECOVERY_TIMEOUT,
+            pass,
         );
         let context = format!(
             "seed {seed}, fresh dir {k}, writer after the kill: {}",
@@ -579,7 +603,7 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
             in_flight.is_none(),
             "{context}: a completed run left a write unacknowledged"
         );
-        let reopened = verify(&dir, &mut model, None, &Scope::All, &context);
+        let reopened = verify(&dir, &mut model, None, &Scope::All, &context, pass);
         assert_eq!(
             reopened,
             Reopened::Store,
@@ -593,7 +617,7 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
     for k in 0..SHARED_DIR_ITERATIONS {
         let delay = log_uniform_delay(&mut rng, 5.0, 300.0);
         run_seed += 1;
-        let run = run_writer(&bin, &dir, KILLED_WRITER_COUNT, run_seed, delay);
+        let run = run_writer(&bin, &dir, KILLED_WRITER_COUNT, run_seed, delay, None);
         let context = format!(
             "seed {seed}, shared dir run {k}, kill after {delay:?}: {}",
             run.summary()
@@ -619,7 +643,7 @@ fn acknowledged_writes_survive_sigkill_at_random_points() {
                 }
                 Scope::Only(ids)
             };
-        let reopened = verify(&dir, &mut model, in_flight, &scope, &context);
+        let reopened = verify(&dir, &mut model, in_flight, &scope, &context, None);
         landings.count(&run, reopened);
     }
 
