@@ -16,7 +16,7 @@ use crate::cache::DocCache;
 use crate::db::{now, Access, Db, Device, DocMeta, ImportWrite, NewDocument};
 use crate::error::AppError;
 use crate::references::references;
-use crate::sync::{check_authors, chunk_for, hex_heads, take_doc, ItemError};
+use crate::sync::{check_authors, chunk_for, hex_heads, set_aside, take_doc, ItemError, Via};
 
 /// Who imports a bundle.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,14 @@ pub enum Importer<'a> {
 }
 
 impl Importer<'_> {
+    /// The uploading device's id, if a device uploads.
+    fn device(&self) -> Option<&str> {
+        match self {
+            Importer::Device(d) => Some(&d.id),
+            Importer::Admin => None,
+        }
+    }
+
     fn actor(&self) -> &str {
         match self {
             Importer::Device(d) => &d.id,
@@ -236,8 +244,16 @@ fn apply(
         let detail = "this unit may not write this document";
         return Err(ItemError("forbidden", detail.into()));
     }
-    check_authors(db, meta, &new_changes)?;
-    let accepted = new_changes.len();
+    let held = check_authors(db, meta, &new_changes)?;
+    if !held.is_empty() {
+        let via = Via {
+            doc_id: id,
+            how: "bundle",
+            device: importer.device(),
+        };
+        fork = set_aside(db, doc, &before, &new_changes, &held, &via)?;
+    }
+    let accepted = fork.get_changes(&before).len();
     let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_import(&ImportWrite {

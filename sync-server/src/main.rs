@@ -61,6 +61,14 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Changes held back for review: made by a revoked device after its revocation (or built
+    /// on such a change) and brought later by another device or a bundle. One a line: hash,
+    /// document, reason, made at, via, device that made it, device that brought it, bytes.
+    Held {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a configuration file with every setting at its default.
     ExampleConfig,
 }
@@ -162,6 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Unit { command } => unit(&open(&settings)?, command),
         Command::Device { command } => device(&open(&settings)?, &settings, command),
         Command::Bundle { command } => bundle(&open(&settings)?, &settings, command),
+        Command::Held { json } => held(&open(&settings)?, json),
     }
 }
 
@@ -176,6 +185,31 @@ fn unit(db: &Db, command: UnitCommand) -> anyhow::Result<()> {
             db.add_unit(&name, parent.as_deref())?;
             println!("unit added: {name}");
         }
+    }
+    Ok(())
+}
+
+fn held(db: &Db, json: bool) -> anyhow::Result<()> {
+    let rows = db.held_changes()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for h in &rows {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            h.hash,
+            h.doc_id,
+            h.reason,
+            h.made_at,
+            h.via,
+            h.device_id.as_deref().unwrap_or("-"),
+            h.via_device.as_deref().unwrap_or("admin"),
+            h.size
+        );
+    }
+    if rows.is_empty() {
+        eprintln!("no changes held");
     }
     Ok(())
 }

@@ -207,9 +207,29 @@ fn advance(
         .receive_sync_message(&mut state, msg)
         .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
     let new_changes = fork.get_changes(&before);
-    check_authors(db, item.meta, &new_changes)?;
-    let accepted = new_changes.len();
-    let reply = fork.sync().generate_sync_message(&mut state);
+    let held = check_authors(db, item.meta, &new_changes)?;
+    if !held.is_empty() {
+        let via = Via {
+            doc_id,
+            how: "sync",
+            device: Some(&device.id),
+        };
+        fork = set_aside(db, doc, &before, &new_changes, &held, &via)?;
+    }
+    let accepted = fork.get_changes(&before).len();
+    let reply = if waits_only_on_held(db, doc_id, &mut fork, &state)? {
+        // The device's heads rest on held changes the relay will not take: answer as a reader
+        // would (no request for them, nothing when there is nothing else to say), or the device
+        // and the relay would ask each other for them round after round. The flag is set
+        // directly, not through `set_read_only`, which would reset the session.
+        let was = state.read_only;
+        state.read_only = true;
+        let reply = fork.sync().generate_sync_message(&mut state);
+        state.read_only = was;
+        reply
+    } else {
+        fork.sync().generate_sync_message(&mut state)
+    };
     let chunk = chunk_for(db, doc_id, &mut fork, &before, accepted, stored)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_sync(&SyncWrite {
@@ -306,36 +326,150 @@ pub(crate) fn take_doc(db: &Db, cache: &mut DocCache, doc_id: &str) -> Result<Ta
     })
 }
 
-/// Checks that every change new to the relay is made by an actor registered to a non-revoked
-/// device of a unit that may write the document (`forged_author` otherwise). Shared by sync
-/// items and bundle imports.
+/// A change by a revoked device's actor, made after the revocation: index in the list checked,
+/// the device, and when it was revoked.
+pub(crate) struct Hold {
+    index: usize,
+    device_id: String,
+}
+
+/// Checks that every change new to the relay is made by an actor registered to a device of a
+/// unit that may write the document (`forged_author` otherwise; shared by sync items and bundle
+/// imports). A revoked device's changes made before its revocation pass; those made after it
+/// are returned to be held back for review, whoever brings them.
 pub(crate) fn check_authors(
     db: &Db,
     meta: &DocMeta,
     changes: &[automerge::Change],
-) -> Result<(), ItemError> {
-    let mut seen: HashMap<String, bool> = HashMap::new();
-    for change in changes {
+) -> Result<Vec<Hold>, ItemError> {
+    let mut seen: HashMap<String, Option<(String, Option<i64>)>> = HashMap::new();
+    let mut held = Vec::new();
+    for (index, change) in changes.iter().enumerate() {
         let actor = change.actor_id().to_hex_string();
-        let ok = match seen.get(&actor) {
-            Some(ok) => *ok,
+        let standing = match seen.get(&actor) {
+            Some(s) => s.clone(),
             None => {
-                let ok = match db.actor_unit(&actor)? {
-                    Some(unit) => db.access(&unit, meta)? == Access::Write,
-                    None => false,
+                let s = match db.actor_standing(&actor)? {
+                    Some((unit, device, revoked)) if db.access(&unit, meta)? == Access::Write => {
+                        Some((device, revoked))
+                    }
+                    _ => None,
                 };
-                seen.insert(actor, ok);
-                ok
+                seen.insert(actor, s.clone());
+                s
             }
         };
-        if !ok {
-            return Err(ItemError(
-                "forged_author",
-                "a change is made by an actor that may not write this document".into(),
-            ));
+        match standing {
+            None => {
+                return Err(ItemError(
+                    "forged_author",
+                    "a change is made by an actor that may not write this document".into(),
+                ))
+            }
+            Some((device_id, Some(revoked_at))) if change.timestamp() > revoked_at => {
+                held.push(Hold { index, device_id });
+            }
+            Some(_) => {}
         }
     }
-    Ok(())
+    Ok(held)
+}
+
+/// Whether the peer's heads that `fork` lacks are all held changes (and there is one at least).
+fn waits_only_on_held(
+    db: &Db,
+    doc_id: &str,
+    fork: &mut AutoCommit,
+    state: &State,
+) -> Result<bool, ItemError> {
+    let missing: Vec<String> = state
+        .their_heads
+        .iter()
+        .flatten()
+        .filter(|h| fork.get_change_by_hash(h).is_none())
+        .map(|h| h.to_string())
+        .collect();
+    Ok(!missing.is_empty() && db.all_held(doc_id, &missing)?)
+}
+
+/// Where held changes came from.
+pub(crate) struct Via<'a> {
+    pub(crate) doc_id: &'a str,
+    /// `sync` or `bundle`.
+    pub(crate) how: &'static str,
+    pub(crate) device: Option<&'a str>,
+}
+
+/// A fork of `doc` with the new changes except the held ones and whatever depends on them;
+/// those are recorded for review. `changes` are the new changes (after `before`) that were
+/// checked, `held` what [`check_authors`] held.
+pub(crate) fn set_aside(
+    db: &Db,
+    doc: &mut AutoCommit,
+    before: &[automerge::ChangeHash],
+    changes: &[automerge::Change],
+    held: &[Hold],
+    via: &Via<'_>,
+) -> Result<AutoCommit, ItemError> {
+    let held_at: HashMap<automerge::ChangeHash, &Hold> =
+        held.iter().map(|h| (changes[h.index].hash(), h)).collect();
+    let mut fork = doc.fork();
+    fork.apply_changes(
+        changes
+            .iter()
+            .filter(|c| !held_at.contains_key(&c.hash()))
+            .cloned(),
+    )
+    .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
+    let applied: std::collections::HashSet<automerge::ChangeHash> =
+        fork.get_changes(before).iter().map(|c| c.hash()).collect();
+    let now = crate::db::now();
+    let rows: Vec<(crate::db::HeldChange, Vec<u8>)> = changes
+        .iter()
+        .filter(|c| !applied.contains(&c.hash()))
+        .map(|c| {
+            let hold = held_at.get(&c.hash());
+            (
+                crate::db::HeldChange {
+                    hash: c.hash().to_string(),
+                    doc_id: via.doc_id.to_string(),
+                    actor_hex: c.actor_id().to_hex_string(),
+                    device_id: hold.map(|h| h.device_id.clone()),
+                    made_at: c.timestamp(),
+                    reason: if hold.is_some() {
+                        "after_revocation"
+                    } else {
+                        "depends_on_held"
+                    }
+                    .into(),
+                    via: via.how.into(),
+                    via_device: via.device.map(String::from),
+                    held_at: now,
+                    size: c.raw_bytes().len() as i64,
+                },
+                c.raw_bytes().to_vec(),
+            )
+        })
+        .collect();
+    db.hold_changes(&rows)?;
+    tracing::warn!(
+        doc = via.doc_id,
+        held = rows.len(),
+        via = via.how,
+        "changes held for review (a revoked device's, made after its revocation)"
+    );
+    // Automerge kept its queue of changes waiting for the held ones; a fresh fork of the
+    // applied state carries nothing of them.
+    let mut clean = doc.fork();
+    clean
+        .apply_changes(
+            changes
+                .iter()
+                .filter(|c| applied.contains(&c.hash()))
+                .cloned(),
+        )
+        .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
+    Ok(clean)
 }
 
 /// Loads a document from its chunks (empty when it has none yet), strictly, with its stored

@@ -29,6 +29,31 @@ pub struct DeviceRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A change the relay set aside instead of applying.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldChange {
+    /// Its Automerge hash.
+    pub hash: String,
+    /// The document it belongs to.
+    pub doc_id: String,
+    /// Its author's actor.
+    pub actor_hex: String,
+    /// The device that registered that actor.
+    pub device_id: Option<String>,
+    /// When it says it was made (unix seconds).
+    pub made_at: i64,
+    /// `after_revocation`, or `depends_on_held` for a change built on a held one.
+    pub reason: String,
+    /// `sync` or `bundle`.
+    pub via: String,
+    /// The device that brought it.
+    pub via_device: Option<String>,
+    /// When the relay set it aside.
+    pub held_at: i64,
+    /// Its size in bytes.
+    pub size: i64,
+}
+
 /// The result of a successful enrolment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrolment {
@@ -195,6 +220,86 @@ impl Db {
             });
         }
         audit(&self.conn, "admin", "device.revoke", device_id)
+    }
+
+    /// The device that registered `actor_hex`, whether revoked or not: (unit, device id,
+    /// revocation time).
+    pub fn actor_standing(
+        &self,
+        actor_hex: &str,
+    ) -> Result<Option<(String, String, Option<i64>)>, AppError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT d.unit, d.id, d.revoked_at FROM device_actors a
+                 JOIN devices d ON d.id = a.device_id WHERE a.actor_hex = ?1",
+                [actor_hex],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    /// Sets changes aside for review (a change already held stays as it was).
+    pub fn hold_changes(&self, held: &[(HeldChange, Vec<u8>)]) -> Result<(), AppError> {
+        let tx = self.conn.unchecked_transaction()?;
+        for (h, bytes) in held {
+            tx.execute(
+                "INSERT OR IGNORE INTO held_changes
+                 (hash, doc_id, actor_hex, device_id, made_at, reason, via, via_device, held_at, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    h.hash,
+                    h.doc_id,
+                    h.actor_hex,
+                    h.device_id,
+                    h.made_at,
+                    h.reason,
+                    h.via,
+                    h.via_device,
+                    h.held_at,
+                    bytes
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether every one of `hashes` is held for `doc_id`.
+    pub fn all_held(&self, doc_id: &str, hashes: &[String]) -> Result<bool, AppError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM held_changes WHERE hash = ?1 AND doc_id = ?2")?;
+        for h in hashes {
+            if !stmt.exists(params![h, doc_id])? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Changes held for review, oldest first.
+    pub fn held_changes(&self) -> Result<Vec<HeldChange>, AppError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT hash, doc_id, actor_hex, device_id, made_at, reason, via, via_device, held_at,
+                    length(bytes)
+             FROM held_changes ORDER BY held_at, hash",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(HeldChange {
+                hash: r.get(0)?,
+                doc_id: r.get(1)?,
+                actor_hex: r.get(2)?,
+                device_id: r.get(3)?,
+                made_at: r.get(4)?,
+                reason: r.get(5)?,
+                via: r.get(6)?,
+                via_device: r.get(7)?,
+                held_at: r.get(8)?,
+                size: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Units whose non-revoked devices registered `actor_hex` (at most one).

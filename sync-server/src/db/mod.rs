@@ -19,7 +19,7 @@ use crate::error::AppError;
 pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
 pub use docs::{Access, DocMeta, Grant, NewDocument};
-pub use identity::{Device, DeviceRow, Enrolment};
+pub use identity::{Device, DeviceRow, Enrolment, HeldChange};
 pub use schema::CURRENT as SCHEMA_VERSION;
 
 /// How long [`Db::open`] keeps retrying when another process holds the database's locks.

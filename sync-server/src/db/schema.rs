@@ -97,6 +97,21 @@ const STEPS: &[&str] = &[
         doc_id TEXT PRIMARY KEY REFERENCES documents(id)
     );
     INSERT INTO attachment_refs_pending (doc_id) SELECT id FROM documents;",
+    // 4: changes held back for review: made by a revoked device's actor after its revocation
+    // (or depending on such a change), arriving later through another device or a bundle.
+    "CREATE TABLE held_changes (
+        hash TEXT PRIMARY KEY,
+        doc_id TEXT NOT NULL,
+        actor_hex TEXT NOT NULL,
+        device_id TEXT,
+        made_at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        via TEXT NOT NULL,
+        via_device TEXT,
+        held_at INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    CREATE INDEX held_changes_doc ON held_changes(doc_id);",
 ];
 
 /// The schema version this build writes.
