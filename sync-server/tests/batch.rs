@@ -183,7 +183,16 @@ async fn receipts_show_acknowledged_heads_to_readers_only() {
     tt.sync_until_quiet().await;
     hq.follow(id);
     hq.sync_until_quiet().await;
-    let heads = tt.heads(id);
+    // Three more devices of the station reach the same state: one receipt stands for them.
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let mut other = relay.device("TT").await;
+        other.follow(id);
+        other.sync_until_quiet().await;
+        others.push(other);
+    }
+    let mut heads = tt.heads(id);
+    heads.sort();
     let v = receipts(&tt, &[id, "patrol:không:có"]).await;
     let docs = v["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 1, "unknown ids are left out");
@@ -200,6 +209,17 @@ async fn receipts_show_acknowledged_heads_to_readers_only() {
     assert_eq!(units["HQ"]["devices"][0]["heads"], serde_json::json!(heads));
     assert_eq!(units["TT"]["devices"][0]["heads"], serde_json::json!(heads));
     assert!(units["TT"]["devices"][0]["at"].as_i64().unwrap() > 0);
+    let tt_devices = units["TT"]["devices"].as_array().unwrap();
+    assert_eq!(
+        tt_devices.len(),
+        1,
+        "one entry per distinct state: {tt_devices:?}"
+    );
+    assert_ne!(
+        tt_devices[0]["device_id"],
+        tt.id.as_str(),
+        "never the caller's own"
+    );
     // HQ reads the document, so it sees the receipts too; KP does not.
     assert_eq!(
         receipts(&hq, &[id]).await["documents"]

@@ -129,7 +129,10 @@ struct DeviceReceipt {
 
 /// `POST /v1/receipts {ids:[...]}` → `{documents:[{id, units:[{unit, root, devices:[{device_id,
 /// heads, at?}]}]}]}`: for each document the caller's unit may read (others are left out),
-/// the heads each device has acknowledged (the shared heads of its persisted sync state).
+/// the heads the devices of each unit have acknowledged (the shared heads of their persisted
+/// sync states): one entry per distinct set of heads in a unit (the device that acknowledged
+/// it last), and never the calling device's own. A document synced by many devices of a unit
+/// to the same state costs one entry, not one per device.
 pub async fn receipts(
     AxumState(state): AxumState<AppState>,
     Authed(device): Authed,
@@ -154,7 +157,7 @@ pub async fn receipts(
                 if db.access(&device.unit, &meta)? == Access::None {
                     continue;
                 }
-                let units = unit_receipts(db, &id, &mut roots)?;
+                let units = unit_receipts(db, &id, &device.id, &mut roots)?;
                 out.push(DocReceipt { id, units });
             }
             Ok(out)
@@ -163,25 +166,36 @@ pub async fn receipts(
     Ok(Json(serde_json::json!({ "documents": docs })))
 }
 
-/// Every unit with a persisted sync state for `doc_id`, with its devices' acknowledged heads.
+/// Every unit with a persisted sync state for `doc_id` by a device other than `caller`, with
+/// the distinct heads its devices acknowledged.
 fn unit_receipts(
     db: &Db,
     doc_id: &str,
+    caller: &str,
     roots: &mut HashMap<String, bool>,
 ) -> Result<Vec<UnitReceipt>, AppError> {
     let mut units: Vec<UnitReceipt> = Vec::new();
     for ack in db.sync_acks(doc_id)? {
+        if ack.device_id == caller {
+            continue;
+        }
         // A state that does not decode acknowledges nothing.
-        let heads = State::decode(&ack.state)
+        let mut heads: Vec<String> = State::decode(&ack.state)
             .map(|s| s.shared_heads.iter().map(|h| h.to_string()).collect())
             .unwrap_or_default();
+        heads.sort();
         let entry = DeviceReceipt {
             device_id: ack.device_id,
             heads,
             at: ack.updated_at,
         };
         if let Some(last) = units.last_mut().filter(|u| u.unit == ack.unit) {
-            last.devices.push(entry);
+            match last.devices.iter_mut().find(|d| d.heads == entry.heads) {
+                // The same state again: keep the latest acknowledgement only.
+                Some(same) if same.at < entry.at => *same = entry,
+                Some(_) => {}
+                None => last.devices.push(entry),
+            }
             continue;
         }
         let root = match roots.get(&ack.unit) {
