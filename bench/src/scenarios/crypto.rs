@@ -59,10 +59,20 @@ pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
     let pass = Passphrase::new(PASSPHRASE);
     let station = STATIONS[0].1;
 
-    let mut figures = Vec::new();
-    for (mode, pass) in [("off", None), ("on", Some(&pass))] {
+    // Each mode runs twice, alternating (off, on, off, on), and keeps its better run: the
+    // machine is shared, and a burst of other work should not land on one mode only.
+    let mut runs: Vec<(&str, Figures)> = Vec::new();
+    for (round, (mode, pass)) in [
+        ("off", None),
+        ("on", Some(&pass)),
+        ("off", None),
+        ("on", Some(&pass)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut f = Figures::default();
-        let home = dir.join(format!("station-{mode}"));
+        let home = dir.join(format!("station-{mode}-{round}"));
         let dev =
             Device::enrol_with(&relay, &url, &home, station, "Trung úy Lê Quốc Vũ", pass).await?;
         dev.import(&unit_lines())?;
@@ -88,7 +98,7 @@ pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
         settle(&[&dev], &opts).await?;
         f.push_secs = t.elapsed().as_secs_f64();
 
-        let hq_dir = dir.join(format!("hq-{mode}"));
+        let hq_dir = dir.join(format!("hq-{mode}-{round}"));
         let hq =
             Device::enrol_with(&relay, &url, &hq_dir, HQ, "Thiếu tá Phạm Quang Huy", pass).await?;
         let t = Instant::now();
@@ -117,10 +127,28 @@ pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
         }
         f.open_ms = percentile(&opens, 50.0);
         f.store_bytes = files_size(&home, "tidemark.db");
-        figures.push((mode, f));
+        runs.push((mode, f));
     }
     relay.stop().await?;
 
+    let best = |mode: &str| {
+        let mine: Vec<Figures> = runs
+            .iter()
+            .filter(|(m, _)| *m == mode)
+            .map(|(_, f)| *f)
+            .collect();
+        let low = |g: fn(&Figures) -> f64| mine.iter().map(g).fold(f64::INFINITY, f64::min);
+        Figures {
+            open_ms: low(|f| f.open_ms),
+            import_rps: mine.iter().map(|f| f.import_rps).fold(0.0, f64::max),
+            edit_p50_ms: low(|f| f.edit_p50_ms),
+            edit_p95_ms: low(|f| f.edit_p95_ms),
+            push_secs: low(|f| f.push_secs),
+            pull_secs: low(|f| f.pull_secs),
+            store_bytes: mine.iter().map(|f| f.store_bytes).min().unwrap_or(0),
+        }
+    };
+    let figures = [("off", best("off")), ("on", best("on"))];
     let (off, on) = (figures[0].1, figures[1].1);
     let mut t = Table::new(
         "Encryption at rest, off and on",
@@ -195,6 +223,8 @@ pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
         out.metric(&format!("{mode}_pull_secs"), f.pull_secs);
         out.metric(&format!("{mode}_store_bytes"), f.store_bytes as f64);
     }
+    out.notes
+        .push("Each mode ran twice, alternating; the table keeps each mode's better run.".into());
     out.notes.push(
         "Opening an encrypted store includes the Argon2id derivation of the passphrase \
          (64 MiB, 3 passes), which is meant to be slow; SQLCipher itself adds little once open."
