@@ -4,6 +4,9 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "set_up",
+    "unlock",
+    "lock",
+    "activity",
     "enroll",
     "set_lang",
     "units",

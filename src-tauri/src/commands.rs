@@ -7,8 +7,9 @@ use tauri::ipc::{InvokeBody, Request};
 use tauri::{AppHandle, Runtime, State};
 use tidemark_client::attachments::{sniff_mime, MAX_ATTACHMENT_BYTES};
 use tidemark_client::sync::{self, Delivery, SharedClient, SyncStatus, SyncSummary};
+use tidemark_client::vault::MIN_PASSPHRASE_CHARS;
 use tidemark_client::{
-    Attached, Client, ClientError, Dashboard, RecordView, UnitInfo, WriteOutcome,
+    Attached, Client, ClientError, Dashboard, Passphrase, RecordView, UnitInfo, WriteOutcome,
 };
 use tidemark_domain::{conflicts::Conflict, interchange::parse_line, HistoryEntry, Lang, Message};
 use tidemark_domain::{AttachPlace, AttachPlaceError};
@@ -19,8 +20,9 @@ use crate::{files, Shell};
 /// Every command error, as the UI receives it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CmdError {
-    /// `invalid`, `not_found`, `user`, `not_set_up`, `sync`, `internal`; for files also
-    /// `too_large` (over the attachment limit) and `not_here` (not on this device yet).
+    /// `invalid`, `not_found`, `user`, `not_set_up`, `sync`, `internal`; `locked` (the store is
+    /// encrypted and not unlocked) and `wrong_passphrase`; for files also `too_large` (over the
+    /// attachment limit) and `not_here` (not on this device yet).
     pub kind: &'static str,
     /// A sentence for the user.
     pub message: String,
@@ -53,6 +55,11 @@ impl From<ClientError> for CmdError {
             },
             ClientError::NotFound(_) => CmdError::new("not_found", e.to_string()),
             ClientError::NotInitialised(_) => CmdError::new("not_set_up", e.to_string()),
+            ClientError::Locked => CmdError::new("locked", locked_message()),
+            ClientError::WrongPassphrase => CmdError::new(
+                "wrong_passphrase",
+                format!("{} ({e}.)", e.localized(Lang::Vi)),
+            ),
             e if e.is_user_error() => CmdError::new("user", e.localized(Lang::Vi)),
             e => {
                 tracing::error!(error = %e, "command failed");
@@ -70,13 +77,71 @@ impl From<sync::SyncError> for CmdError {
 
 type Res<T> = Result<T, CmdError>;
 
+fn locked_message() -> String {
+    format!(
+        "{} (The app is locked: enter the passphrase to unlock it.)",
+        ClientError::Locked.localized(Lang::Vi)
+    )
+}
+
+/// The open store; while it is locked every command that touches records is `locked`.
 fn client(shell: &Shell) -> Res<SharedClient> {
     shell.client().ok_or_else(|| {
-        CmdError::new(
-            "not_set_up",
-            "Chưa thiết lập thiết bị: hãy nhập đơn vị và người dùng. (This device is not set up yet.)",
-        )
+        if shell.locked() {
+            CmdError::new("locked", locked_message())
+        } else {
+            not_set_up()
+        }
     })
+}
+
+fn not_set_up() -> CmdError {
+    CmdError::new(
+        "not_set_up",
+        "Chưa thiết lập thiết bị: hãy nhập đơn vị và người dùng. (This device is not set up yet.)",
+    )
+}
+
+/// A passphrase as the UI sends it. Its `Debug` never shows it; it is moved into a
+/// [`Passphrase`], which wipes it when dropped (an unused one too).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        drop(Passphrase::new(std::mem::take(&mut self.0)));
+    }
+}
+
+impl Secret {
+    /// To unlock with (any length: the key file decides).
+    fn unlock(mut self) -> Passphrase {
+        Passphrase::new(std::mem::take(&mut self.0))
+    }
+
+    /// To protect a new store with: too short is a problem on the `passphrase` field.
+    fn for_store(mut self) -> Res<Passphrase> {
+        Passphrase::new_for_store(std::mem::take(&mut self.0)).map_err(|_| {
+            let problem = Message::new(
+                "passphrase",
+                "too_short",
+                format!("Mật khẩu phải có ít nhất {MIN_PASSPHRASE_CHARS} ký tự."),
+                format!("The passphrase must have at least {MIN_PASSPHRASE_CHARS} characters."),
+            );
+            CmdError {
+                kind: "invalid",
+                message: problem.vi.clone(),
+                problems: Some(vec![problem]),
+            }
+        })
+    }
 }
 
 fn with<T>(shell: &Shell, f: impl FnOnce(&mut Client) -> Result<T, ClientError>) -> Res<T> {
@@ -88,7 +153,14 @@ fn with<T>(shell: &Shell, f: impl FnOnce(&mut Client) -> Result<T, ClientError>)
 /// What the UI needs to know about this device.
 #[derive(Debug, Clone, Serialize)]
 pub struct AppInfo {
+    /// A store exists on this device (it may be locked).
     set_up: bool,
+    /// The store is encrypted and not unlocked: nothing else is told.
+    locked: bool,
+    /// The open store is encrypted (it can be locked).
+    encrypted: bool,
+    /// Seconds without activity before an encrypted store locks (null: never).
+    idle_lock_secs: Option<u64>,
     unit: Option<String>,
     user: Option<String>,
     device_id: Option<String>,
@@ -99,9 +171,14 @@ pub struct AppInfo {
 }
 
 fn info(shell: &Shell) -> Res<AppInfo> {
+    let idle_lock_secs = shell.idle_limit().map(|d| d.as_secs());
     let Some(shared) = shell.client() else {
+        let locked = shell.locked();
         return Ok(AppInfo {
-            set_up: false,
+            set_up: locked,
+            locked,
+            encrypted: locked,
+            idle_lock_secs,
             unit: None,
             user: None,
             device_id: None,
@@ -119,6 +196,9 @@ fn info(shell: &Shell) -> Res<AppInfo> {
     });
     Ok(AppInfo {
         set_up: true,
+        locked: false,
+        encrypted: c.encrypted(),
+        idle_lock_secs,
         unit: Some(unit),
         user: Some(c.identity().user.clone()),
         device_id: Some(c.identity().device_id.clone()),
@@ -135,19 +215,23 @@ pub fn app_info(shell: State<'_, Shell>) -> Res<AppInfo> {
     info(&shell)
 }
 
-/// `set_up`: creates the device store on first run; with a server and code, also enrols.
+/// `set_up`: creates the device store on first run, encrypted under `passphrase` (at least
+/// 8 characters); with a server and code, also enrols. A store that exists is kept (a retry
+/// after a failed enrolment); a locked one is `locked`.
 #[tauri::command]
 pub async fn set_up<R: Runtime>(
     app: AppHandle<R>,
     shell: State<'_, Shell>,
     unit: String,
     user: String,
+    passphrase: Secret,
     server: Option<String>,
     code: Option<String>,
 ) -> Res<AppInfo> {
     if shell.client().is_none() {
-        let c = Client::init(shell.dir(), &unit, &user)?;
-        shell.set_client(c);
+        let pass = passphrase.for_store()?;
+        shell.create(unit, user, pass).await?;
+        shell.watch_idle(app.clone());
     }
     if let (Some(server), Some(code)) = (server.filter(|s| !s.trim().is_empty()), code) {
         return enroll(app, shell, server, code).await;
@@ -173,6 +257,46 @@ pub async fn enroll<R: Runtime>(
     .await?;
     shell.start_sync(app);
     info(&shell)
+}
+
+/// `unlock`: opens the encrypted store with `passphrase` (the key derivation runs off the main
+/// and async threads, ~0.3 s), restarts sync and arms the idle lock. A wrong passphrase is
+/// `wrong_passphrase` and changes nothing.
+#[tauri::command]
+pub async fn unlock<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    passphrase: Secret,
+) -> Res<AppInfo> {
+    if shell.client().is_none() && !shell.locked() {
+        return Err(not_set_up());
+    }
+    shell.unlock(passphrase.unlock()).await?;
+    shell.start_sync(app.clone());
+    shell.watch_idle(app);
+    info(&shell)
+}
+
+/// `lock`: locks the encrypted store now (sync stops, the store closes, its key is wiped; the
+/// window gets a `locked` event). Locking a locked store does nothing; an unencrypted store
+/// cannot be locked (`user`).
+#[tauri::command]
+pub async fn lock<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<AppInfo> {
+    if !shell.lock_store(&app).await && shell.client().is_some() {
+        return Err(CmdError::new(
+            "user",
+            "Dữ liệu trên máy này chưa được mã hóa nên không thể khóa. \
+             (The store on this device is not encrypted, so it cannot be locked.)",
+        ));
+    }
+    info(&shell)
+}
+
+/// `activity`: the window saw the user (pointer or keys); postpones the idle lock.
+#[tauri::command(async)]
+pub fn activity(shell: State<'_, Shell>) -> Res<()> {
+    shell.touch();
+    Ok(())
 }
 
 /// `set_lang`: remembers the language.

@@ -9,43 +9,81 @@ mod files;
 mod shell;
 
 pub use commands::CmdError;
-pub use shell::Shell;
+pub use shell::{idle_lock_from, Shell, DEFAULT_IDLE_LOCK, IDLE_LOCK_ENV};
 
+use tauri::ipc::Invoke;
 use tauri::{Builder, Manager, Runtime};
+
+/// Commands only a person causes (writes and explicit actions): each postpones the idle lock,
+/// as the window's `activity` pings do. Reads do not: the window also makes them on its own
+/// when sync brings news (the sync bar's summary, the conflict count, a screen re-reading),
+/// and those must not keep an unattended store open.
+const USER_ACTIONS: &[&str] = &[
+    "set_up",
+    "enroll",
+    "set_lang",
+    "save_record",
+    "edit_field",
+    "splice_text",
+    "resolve_conflict",
+    "import_track",
+    "acknowledge_exchange",
+    "sync_now",
+    "export_report",
+    "attach_file",
+    "save_attachment",
+    "open_attachment",
+];
+
+/// Gives `generate_handler!`'s closure its type.
+fn handler<R: Runtime, F: Fn(Invoke<R>) -> bool + Send + Sync + 'static>(f: F) -> F {
+    f
+}
 
 /// Registers the shell's state and commands on `builder` (shared by `run` and the tests).
 pub fn configure<R: Runtime>(builder: Builder<R>, shell: Shell) -> Builder<R> {
+    let commands = handler::<R, _>(tauri::generate_handler![
+        commands::app_info,
+        commands::set_up,
+        commands::unlock,
+        commands::lock,
+        commands::activity,
+        commands::enroll,
+        commands::set_lang,
+        commands::units,
+        commands::list_records,
+        commands::search_records,
+        commands::get_record,
+        commands::save_record,
+        commands::edit_field,
+        commands::splice_text,
+        commands::record_history,
+        commands::list_conflicts,
+        commands::resolve_conflict,
+        commands::import_track,
+        commands::acknowledge_exchange,
+        commands::dashboard,
+        commands::sync_status,
+        commands::sync_summary,
+        commands::sync_now,
+        commands::report,
+        commands::export_report,
+        commands::attachments,
+        commands::attach_file,
+        commands::attachment_data,
+        commands::save_attachment,
+        commands::open_attachment,
+    ]);
     builder
         .manage(shell)
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::set_up,
-            commands::enroll,
-            commands::set_lang,
-            commands::units,
-            commands::list_records,
-            commands::search_records,
-            commands::get_record,
-            commands::save_record,
-            commands::edit_field,
-            commands::splice_text,
-            commands::record_history,
-            commands::list_conflicts,
-            commands::resolve_conflict,
-            commands::import_track,
-            commands::acknowledge_exchange,
-            commands::dashboard,
-            commands::sync_status,
-            commands::sync_summary,
-            commands::sync_now,
-            commands::report,
-            commands::export_report,
-            commands::attachments,
-            commands::attach_file,
-            commands::attachment_data,
-            commands::save_attachment,
-            commands::open_attachment,
-        ])
+        .invoke_handler(move |invoke: Invoke<R>| {
+            if USER_ACTIONS.contains(&invoke.message.command()) {
+                if let Some(shell) = invoke.message.webview_ref().try_state::<Shell>() {
+                    shell.touch();
+                }
+            }
+            commands(invoke)
+        })
 }
 
 /// The data directory: `--data-dir DIR`, else `TIDEMARK_DATA_DIR`, else the OS data directory
@@ -87,9 +125,12 @@ pub fn run() {
     let shell = Shell::new(data_dir());
     let app = configure(tauri::Builder::default(), shell)
         .setup(|app| {
-            // Sync starts in the background if this device is set up and enrolled.
+            // Sync starts in the background if this device is set up, unlocked (an encrypted
+            // store starts locked: `unlock` starts it) and enrolled.
             let handle = app.handle().clone();
-            app.state::<Shell>().start_sync(handle);
+            let shell = app.state::<Shell>();
+            shell.start_sync(handle.clone());
+            shell.watch_idle(handle);
             Ok(())
         })
         .build(tauri::generate_context!());
