@@ -37,5 +37,5 @@ step "benchmark: the review-meeting report over a province-year (6 stations × 3
 cargo bench --locked -p tidemark-client --bench report
 step "benchmark: catch-up after a day offline on ${TIDEMARK_BENCH_DAYS:-30} days of history"
 cargo bench --locked -p tidemark-province --bench catchup
-step "benchmark: issue 9's scenarios S1–S6 at quick sizes over the real relay (full sizes and figures: BENCHMARKS.md)"
+step "benchmark: issue 9's scenarios S1–S6 and S7 (encryption cost) at quick sizes over the real relay (full sizes and figures: BENCHMARKS.md)"
 cargo run --release --locked -p tidemark-bench -- all --quick
