@@ -16,7 +16,8 @@ export interface Problem {
 }
 
 /** Every command error. `kind`: invalid | not_found | user | not_set_up | sync | internal;
- * for files also too_large (over the attachment limit) and not_here (not on this device yet). */
+ * locked (the store is encrypted and not unlocked) and wrong_passphrase; for files also
+ * too_large (over the attachment limit) and not_here (not on this device yet). */
 export interface AppError {
   kind: string;
   message: string;
@@ -26,6 +27,13 @@ export interface AppError {
 export interface AppInfo {
   /** false before the first-run screen has created the device store */
   set_up: boolean;
+  /** the store is encrypted and not unlocked: only the unlock screen may show (every other
+   * field is empty) */
+  locked: boolean;
+  /** the open store is encrypted (so it can be locked) */
+  encrypted: boolean;
+  /** seconds without activity before the app locks itself; null: never */
+  idle_lock_secs: number | null;
   unit: string | null;
   user: string | null;
   device_id: string | null;
@@ -245,13 +253,35 @@ export const MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024;
  * exchanges and community activities. */
 export const KINDS_WITH_FILES = ["patrol", "info_exchange", "community_activity"];
 
-const call = <T>(cmd: string, args?: Record<string, unknown>) => invoke<T>(cmd, args);
+const lockedListeners = new Set<() => void>();
+
+/** Called when any command finds the store locked (the idle lock came first). */
+export function onLockedError(f: () => void): () => void {
+  lockedListeners.add(f);
+  return () => lockedListeners.delete(f);
+}
+
+const call = <T>(cmd: string, args?: Record<string, unknown>): Promise<T> =>
+  invoke<T>(cmd, args).catch((e: unknown) => {
+    if (typeof e === "object" && e !== null && (e as { kind?: unknown }).kind === "locked") {
+      for (const f of lockedListeners) f();
+    }
+    throw e;
+  });
 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
-  /** first run: create the device store; with server+code also enrol */
-  setUp: (a: { unit: string; user: string; server?: string; code?: string }) =>
+  /** first run: create the device store, encrypted under `passphrase` (at least 8
+   * characters); with server+code also enrol */
+  setUp: (a: { unit: string; user: string; passphrase: string; server?: string; code?: string }) =>
     call<AppInfo>("set_up", a),
+  /** opens the locked store (~0.3 s of key derivation); a wrong passphrase fails with kind
+   * `wrong_passphrase` and changes nothing */
+  unlock: (passphrase: string) => call<AppInfo>("unlock", { passphrase }),
+  /** locks now: sync stops, the store closes; a `locked` event follows */
+  lock: () => call<AppInfo>("lock"),
+  /** the user is here (pointer or keys): postpones the idle lock */
+  activity: () => call<void>("activity"),
   enroll: (server: string, code: string) => call<AppInfo>("enroll", { server, code }),
   setLang: (lang: Lang) => call<void>("set_lang", { lang }),
 
@@ -312,6 +342,9 @@ export const api = {
 /** Sync status changes from the background task. */
 export const onSyncStatus = (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
   listen<SyncStatus>("sync-status", (e) => f(e.payload));
+
+/** The backend locked the store (the user's lock, or the idle lock). */
+export const onLocked = (f: () => void): Promise<UnlistenFn> => listen("locked", () => f());
 
 /** Records changed by sync (ids); screens showing them re-read. */
 export const onRecordsChanged = (f: (ids: string[]) => void): Promise<UnlistenFn> =>

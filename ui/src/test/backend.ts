@@ -53,6 +53,9 @@ export const callsOf = (calls: Call[], cmd: string) => calls.filter((c) => c.cmd
 
 export const info = (over: Partial<AppInfo> = {}): AppInfo => ({
   set_up: true,
+  locked: false,
+  encrypted: true,
+  idle_lock_secs: 600,
   unit: "Đồn Biên phòng Kiểng Phước",
   user: "Trung úy Đặng Văn Hải",
   device_id: "dev-kp-01",

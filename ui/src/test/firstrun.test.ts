@@ -3,11 +3,27 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import App from "../App.svelte";
 import { callsOf, fail, fakeBackend, info } from "./backend";
 
-const notSetUp = info({ set_up: false, unit: null, user: null, device_id: null, enrolled: false, relay: null });
+const notSetUp = info({
+  set_up: false,
+  encrypted: false,
+  unit: null,
+  user: null,
+  device_id: null,
+  enrolled: false,
+  relay: null,
+});
 
-async function fill(unit: string, user: string) {
+const PASS = "Biển đảo Tổ quốc 2025";
+
+async function typePassphrase(p: string, again = p) {
+  await fireEvent.input(screen.getByTestId("firstrun-passphrase"), { target: { value: p } });
+  await fireEvent.input(screen.getByTestId("firstrun-passphrase2"), { target: { value: again } });
+}
+
+async function fill(unit: string, user: string, pass = PASS) {
   await fireEvent.input(await screen.findByTestId("firstrun-unit"), { target: { value: unit } });
   await fireEvent.input(screen.getByTestId("firstrun-user"), { target: { value: user } });
+  await typePassphrase(pass);
 }
 
 describe("first run", () => {
@@ -29,6 +45,7 @@ describe("first run", () => {
     expect(callsOf(calls, "set_up")[0].args).toEqual({
       unit: "Đồn Biên phòng Kiểng Phước",
       user: "Trung úy Đặng Văn Hải",
+      passphrase: PASS,
     });
   });
 
@@ -49,6 +66,7 @@ describe("first run", () => {
     expect(callsOf(calls, "set_up")[0].args).toEqual({
       unit: "Đồn Biên phòng Tân Thành",
       user: "Đại úy Hoàng Công Long",
+      passphrase: PASS,
       server: "https://relay.bdbp-tiengiang.vn",
       code: "K7Q-2XP",
     });
@@ -93,5 +111,58 @@ describe("first run", () => {
       expect(screen.getByTestId("error-unit").textContent).toContain("Đơn vị “Đồn X” chưa có trong danh sách."),
     );
     expect(screen.queryByTestId("error-user")).toBeNull();
+  });
+
+  it("asks for a passphrase of at least 8 characters, typed twice the same, before calling", async () => {
+    const calls = fakeBackend({ app_info: () => notSetUp, set_up: () => info() });
+    render(App);
+    await fill("Đồn Biên phòng Kiểng Phước", "Trung úy Đặng Văn Hải", "");
+    const pass = screen.getByTestId("firstrun-passphrase") as HTMLInputElement;
+    // Labels in Vietnamese; the fields hide what is typed.
+    expect(pass.type).toBe("password");
+    expect((screen.getByTestId("firstrun-passphrase2") as HTMLInputElement).type).toBe("password");
+    expect(document.body.textContent).toContain("Mật khẩu mở khóa");
+    expect(document.body.textContent).toContain("Nhập lại mật khẩu");
+
+    // Empty, then too short (spaces around do not count, as in the shell).
+    await fireEvent.click(screen.getByTestId("firstrun-offline"));
+    expect((await screen.findByTestId("error-passphrase")).textContent).toContain("ít nhất 8 ký tự");
+    expect(pass.getAttribute("aria-invalid")).toBe("true");
+    await typePassphrase("  1234567  ");
+    await fireEvent.click(screen.getByTestId("firstrun-offline"));
+    expect(screen.getByTestId("error-passphrase").textContent).toContain("ít nhất 8 ký tự");
+    expect(screen.queryByTestId("error-passphrase2")).toBeNull();
+
+    // Long enough but the second differs: said under the second field, live as it is typed.
+    await typePassphrase(PASS, PASS + "x");
+    expect(screen.queryByTestId("error-passphrase")).toBeNull();
+    expect(screen.getByTestId("error-passphrase2").textContent).toContain("Hai mật khẩu không giống nhau.");
+    await fireEvent.click(screen.getByTestId("firstrun-enroll"));
+    expect(callsOf(calls, "set_up")).toHaveLength(0);
+
+    await fireEvent.input(screen.getByTestId("firstrun-passphrase2"), { target: { value: PASS } });
+    expect(screen.queryByTestId("error-passphrase2")).toBeNull();
+    await fireEvent.click(screen.getByTestId("firstrun-offline"));
+    await screen.findByTestId("nav-patrols");
+    expect(callsOf(calls, "set_up")[0].args.passphrase).toBe(PASS);
+  });
+
+  it("says a mismatch when the repeat field is left, before any attempt", async () => {
+    fakeBackend({ app_info: () => notSetUp });
+    render(App);
+    await fill("Đồn Biên phòng Kiểng Phước", "Trung úy Đặng Văn Hải", "");
+    await typePassphrase("mật khẩu đủ dài", "mật khẩu đủ dai");
+    expect(screen.queryByTestId("error-passphrase2")).toBeNull();
+    await fireEvent.blur(screen.getByTestId("firstrun-passphrase2"));
+    expect((await screen.findByTestId("error-passphrase2")).textContent).toContain("Hai mật khẩu không giống nhau.");
+  });
+
+  it("shows the passphrase errors in English too", async () => {
+    fakeBackend({ app_info: () => ({ ...notSetUp, lang: "en" }) });
+    render(App);
+    await fill("Đồn Biên phòng Kiểng Phước", "Trung úy Đặng Văn Hải", "ngắn");
+    expect(document.body.textContent).toContain("Unlock passphrase");
+    await fireEvent.click(screen.getByTestId("firstrun-offline"));
+    expect((await screen.findByTestId("error-passphrase")).textContent).toContain("at least 8 characters");
   });
 });
