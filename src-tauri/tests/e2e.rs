@@ -1,10 +1,14 @@
 //! The real app, built with the UI (`--features custom-protocol`), in a real window under Xvfb,
 //! driven through `WebKitWebDriver`, against an in-process relay with a demo province:
-//! first run with enrolment; a patrol created offline and found by a search without diacritics;
+//! first run with enrolment and an unlock passphrase (the store is encrypted); a patrol created
+//! offline and found by a search without diacritics;
 //! its badge advancing to "received by HQ" after HQ's device syncs; a photo chosen in the file
 //! input and one from the station's other device arriving by sync, previewed, saved, opened;
 //! the plan edited in the app and on a committee's device at once, both edits merged; a
-//! conflict resolved. Screenshots of each main screen go to `target/e2e-screenshots/`.
+//! conflict resolved; the app locked from its header, a wrong passphrase refused, the right one
+//! bringing the data back; the app started again (locked), unlocked, syncing again, and locking
+//! itself after a short `TIDEMARK_IDLE_LOCK_SECS`. Screenshots of each main screen go to
+//! `target/e2e-screenshots/`.
 //!
 //! `scripts/test.sh` runs it: `xvfb-run -a cargo test --workspace --features
 //! tidemark-app/custom-protocol --test e2e -- --ignored`. The app under test is the binary cargo
@@ -19,6 +23,15 @@ use std::time::Duration;
 use tidemark_province::story::{self};
 use tidemark_province::{Province, KEYS, STATIONS};
 use webdriver::{Driver, Session};
+
+/// The passphrase the first run protects the app's store with.
+const PASS: &str = "Biển đảo Tổ quốc 2025";
+
+/// The app's store, opened from the test as the app does (it is encrypted).
+fn app_store(app_dir: &std::path::Path) -> tidemark_client::Client {
+    tidemark_client::Client::unlock(app_dir, &tidemark_client::Passphrase::new(PASS))
+        .expect("the app's store")
+}
 
 fn shots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots")
@@ -44,9 +57,7 @@ async fn sync_app(s: &Session) {
 async fn wait_synced(app_dir: &std::path::Path, since: i64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(45);
     loop {
-        let s = tidemark_client::Client::open(app_dir)
-            .and_then(|c| c.sync_summary())
-            .expect("the app's store");
+        let s = app_store(app_dir).sync_summary().expect("sync summary");
         if s.pending == 0 && s.last_ok.is_some_and(|t| t >= since) {
             return;
         }
@@ -110,7 +121,7 @@ async fn the_app_end_to_end_in_a_real_window() {
     )
     .await;
 
-    // First run: the unit, the user, the relay and a one-time code.
+    // First run: the unit, the user, the passphrase (twice), the relay and a one-time code.
     s.fill(&s.find("[data-testid=firstrun-unit]").await, STATIONS[0])
         .await;
     s.fill(
@@ -118,6 +129,10 @@ async fn the_app_end_to_end_in_a_real_window() {
         "Trung úy Lê Quốc Vũ",
     )
     .await;
+    s.fill(&s.find("[data-testid=firstrun-passphrase]").await, PASS)
+        .await;
+    s.fill(&s.find("[data-testid=firstrun-passphrase2]").await, PASS)
+        .await;
     s.fill(
         &s.find("[data-testid=firstrun-server]").await,
         &p.relay_url(),
@@ -131,6 +146,10 @@ async fn the_app_end_to_end_in_a_real_window() {
         .await;
     s.find("[data-testid=nav-patrols]").await;
     wait_synced(&app_dir, t0).await;
+    assert!(
+        tidemark_client::is_encrypted(&app_dir),
+        "the first run made an encrypted store"
+    );
 
     // A patrol recorded (the relay does not matter: saving is local), found without diacritics.
     s.go("#/patrols").await;
@@ -298,8 +317,7 @@ async fn the_app_end_to_end_in_a_real_window() {
         .await;
     s.click(&s.find("[data-testid=report-run]").await).await;
     s.find("[data-testid=report-table-patrols]").await;
-    let patrols_here = tidemark_client::Client::open(&app_dir)
-        .expect("the app's store")
+    let patrols_here = app_store(&app_dir)
         .store()
         .list(&tidemark_store::ListFilter {
             kind: Some(tidemark_domain::RecordKind::Patrol),
@@ -341,14 +359,161 @@ async fn the_app_end_to_end_in_a_real_window() {
         .count();
     assert_eq!(exported, 1, "{saved}");
 
+    lock_step(&s, &shots, &id).await;
+
     s.click(&s.find("[data-testid=lang-switch]").await).await;
     s.go("#/patrols").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     s.screenshot(&shots.join("10-patrols-english.png")).await;
+    // Back to Vietnamese for the next start.
+    s.click(&s.find("[data-testid=lang-switch]").await).await;
+    s.find("[data-testid=lang-switch][data-lang=vi]").await;
 
     s.quit().await;
     drop(driver);
+
+    idle_lock_step(&app, &app_dir, &shots, &id).await;
     p.stop().await.expect("stop");
+}
+
+/// The text the window shows (to check nothing of the store is on screen).
+async fn page_text(s: &Session) -> String {
+    s.exec("return document.body.innerText;", serde_json::json!([]))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Which element has the focus, by its test id.
+async fn focused(s: &Session) -> String {
+    s.exec(
+        "const e = document.activeElement; return e && e.dataset ? (e.dataset.testid || '') : '';",
+        serde_json::json!([]),
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Unlocks from the unlock screen with `pass`.
+async fn unlock_with(s: &Session, pass: &str) {
+    let input = s.find("[data-testid=unlock-passphrase]").await;
+    s.fill(&input, pass).await;
+    s.click(&s.find("[data-testid=unlock-submit]").await).await;
+}
+
+/// Locked from the header: the unlock screen and nothing else; a wrong passphrase refused in
+/// Vietnamese with the field still focused; the right one brings the patrol back.
+async fn lock_step(s: &Session, shots: &std::path::Path, id: &str) {
+    s.go(&format!("#/record/{id}")).await;
+    s.find("[data-testid=record-page]").await;
+    s.click(&s.find("[data-testid=lock-button]").await).await;
+    s.find("[data-testid=unlock-screen]").await;
+    let text = page_text(s).await;
+    for secret in [
+        STATIONS[0],
+        "Kiểng Phước",
+        "Lê Quốc Vũ",
+        "BP-15-01",
+        "Tuần tra",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "“{secret}” is on the locked screen: {text}"
+        );
+    }
+    assert!(text.contains("Mở khóa"), "{text}");
+    assert_eq!(focused(s).await, "unlock-passphrase");
+    s.screenshot(&shots.join("15-locked.png")).await;
+
+    unlock_with(s, "Biển đảo Tổ quốc 2024").await;
+    s.wait_text("[data-testid=unlock-error]", Duration::from_secs(15), |t| {
+        t.starts_with("Sai mật khẩu")
+    })
+    .await;
+    assert_eq!(
+        focused(s).await,
+        "unlock-passphrase",
+        "the field keeps the focus"
+    );
+    assert!(s
+        .find_within("[data-testid=nav-patrols]", Duration::from_millis(300))
+        .await
+        .is_none());
+    s.screenshot(&shots.join("16-unlock-wrong-passphrase.png"))
+        .await;
+
+    unlock_with(s, PASS).await;
+    // Back where it was, with its data.
+    s.find("[data-testid=nav-patrols]").await;
+    s.find("[data-testid=record-page]").await;
+    s.go("#/patrols").await;
+    let search = s.find("[data-testid=search-input]").await;
+    s.fill(&search, "kieng phuoc").await;
+    let row = s.find("[data-testid=record-row]").await;
+    assert_eq!(s.attr(&row, "data-id").await.as_deref(), Some(id));
+    // Leave the list, so the next visit starts without this search.
+    s.go(&format!("#/record/{id}")).await;
+    s.find("[data-testid=record-page]").await;
+}
+
+/// The app started again with a short idle time: it starts locked, unlocks, syncs again,
+/// then locks itself when nobody touches it; unlocked again, the patrol is there.
+async fn idle_lock_step(
+    app: &std::path::Path,
+    app_dir: &std::path::Path,
+    shots: &std::path::Path,
+    id: &str,
+) {
+    const IDLE_SECS: u64 = 8;
+    // The driver passes its environment on to the app it starts.
+    std::env::set_var("TIDEMARK_IDLE_LOCK_SECS", IDLE_SECS.to_string());
+    let driver = Driver::start();
+    let s = Session::launch(
+        &driver,
+        app,
+        &["--data-dir".into(), app_dir.display().to_string()],
+    )
+    .await;
+    s.find("[data-testid=unlock-screen]").await;
+    assert!(s
+        .find_within("[data-testid=unlock-idle]", Duration::from_millis(300))
+        .await
+        .is_none());
+    let t0 = now();
+    unlock_with(&s, PASS).await;
+    s.find("[data-testid=nav-patrols]").await;
+    // Sync restarted with the unlock.
+    wait_synced(app_dir, t0).await;
+
+    // Nobody touches the window: it locks by itself.
+    let started = std::time::Instant::now();
+    let locked = s
+        .find_within(
+            "[data-testid=unlock-idle]",
+            Duration::from_secs(IDLE_SECS * 5),
+        )
+        .await
+        .expect("the idle lock never came");
+    assert!(s.text(&locked).await.contains("tự khóa"));
+    eprintln!(
+        "e2e: idle lock after {:.1} s of waiting (idle time {IDLE_SECS} s)",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(s
+        .find_within("[data-testid=nav-patrols]", Duration::from_millis(300))
+        .await
+        .is_none());
+    s.screenshot(&shots.join("17-idle-locked.png")).await;
+
+    unlock_with(&s, PASS).await;
+    s.go(&format!("#/record/{id}")).await;
+    s.find("[data-testid=record-page]").await;
+    s.quit().await;
+    drop(driver);
+    std::env::remove_var("TIDEMARK_IDLE_LOCK_SECS");
 }
 
 /// A photo-like PNG: sky, sea with waves and a hull, so thumbnails look like something.
