@@ -887,12 +887,25 @@ fn the_app_locks_itself_after_the_idle_time_and_activity_postpones_it() {
         "locked"
     );
 
-    // Unlocked again, it keeps its data, and locks again when left alone.
+    // Unlocked again, it keeps its data; writes (only a person makes them) postpone the lock
+    // like the pings do; left alone, it locks again.
     ok(&w, "unlock", json!({ "passphrase": PASS }));
     assert_eq!(
         ok(&w, "get_record", json!({"id": "patrol:TT:20250301:01"}))["record"]["vessel"],
         "BP-15-01"
     );
+    let until = std::time::Instant::now() + idle * 2;
+    let mut n = 0;
+    while std::time::Instant::now() < until {
+        n += 1;
+        ok(
+            &w,
+            "edit_field",
+            json!({"id": "patrol:TT:20250301:01", "field": "vessel", "value": format!("BP-15-{n:02}")}),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(ok(&w, "app_info", json!({}))["locked"], false);
     assert!(wait_locked(&w, true, 30), "no second idle lock");
 }
 
