@@ -244,6 +244,7 @@ fn apply(
         let detail = "this unit may not write this document";
         return Err(ItemError("forbidden", detail.into()));
     }
+    let mut accepted = new_changes.len();
     let held = check_authors(db, meta, &new_changes)?;
     if !held.is_empty() {
         let via = Via {
@@ -251,9 +252,8 @@ fn apply(
             how: "bundle",
             device: importer.device(),
         };
-        fork = set_aside(db, doc, &before, &new_changes, &held, &via)?;
+        (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
     }
-    let accepted = fork.get_changes(&before).len();
     let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_import(&ImportWrite {

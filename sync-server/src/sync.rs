@@ -207,6 +207,7 @@ fn advance(
         .receive_sync_message(&mut state, msg)
         .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
     let new_changes = fork.get_changes(&before);
+    let mut accepted = new_changes.len();
     let held = check_authors(db, item.meta, &new_changes)?;
     if !held.is_empty() {
         let via = Via {
@@ -214,9 +215,8 @@ fn advance(
             how: "sync",
             device: Some(&device.id),
         };
-        fork = set_aside(db, doc, &before, &new_changes, &held, &via)?;
+        (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
     }
-    let accepted = fork.get_changes(&before).len();
     let reply = if waits_only_on_held(db, doc_id, &mut fork, &state)? {
         // The device's heads rest on held changes the relay will not take: answer as a reader
         // would (no request for them, nothing when there is nothing else to say), or the device
@@ -400,33 +400,30 @@ pub(crate) struct Via<'a> {
     pub(crate) device: Option<&'a str>,
 }
 
-/// A fork of `doc` with the new changes except the held ones and whatever depends on them;
-/// those are recorded for review. `changes` are the new changes (after `before`) that were
-/// checked, `held` what [`check_authors`] held.
+/// A fork of `doc` with the new changes except the held ones and whatever depends on them,
+/// and how many it took; those set aside are recorded for review. `changes` are the changes new to `doc` that were checked
+/// (in causal order, as `get_changes` gives them), `held` what [`check_authors`] held.
 pub(crate) fn set_aside(
     db: &Db,
     doc: &mut AutoCommit,
-    before: &[automerge::ChangeHash],
     changes: &[automerge::Change],
     held: &[Hold],
     via: &Via<'_>,
-) -> Result<AutoCommit, ItemError> {
+) -> Result<(AutoCommit, usize), ItemError> {
     let held_at: HashMap<automerge::ChangeHash, &Hold> =
         held.iter().map(|h| (changes[h.index].hash(), h)).collect();
-    let mut fork = doc.fork();
-    fork.apply_changes(
-        changes
-            .iter()
-            .filter(|c| !held_at.contains_key(&c.hash()))
-            .cloned(),
-    )
-    .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
-    let applied: std::collections::HashSet<automerge::ChangeHash> =
-        fork.get_changes(before).iter().map(|c| c.hash()).collect();
+    // `changes` come in causal order, so one pass finds everything built on a held change.
+    let mut aside: std::collections::HashSet<automerge::ChangeHash> =
+        held_at.keys().copied().collect();
+    for c in changes {
+        if c.deps().iter().any(|d| aside.contains(d)) {
+            aside.insert(c.hash());
+        }
+    }
     let now = crate::db::now();
     let rows: Vec<(crate::db::HeldChange, Vec<u8>)> = changes
         .iter()
-        .filter(|c| !applied.contains(&c.hash()))
+        .filter(|c| aside.contains(&c.hash()))
         .map(|c| {
             let hold = held_at.get(&c.hash());
             (
@@ -458,18 +455,15 @@ pub(crate) fn set_aside(
         via = via.how,
         "changes held for review (a revoked device's, made after its revocation)"
     );
-    // Automerge kept its queue of changes waiting for the held ones; a fresh fork of the
-    // applied state carries nothing of them.
-    let mut clean = doc.fork();
-    clean
-        .apply_changes(
-            changes
-                .iter()
-                .filter(|c| applied.contains(&c.hash()))
-                .cloned(),
-        )
-        .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
-    Ok(clean)
+    let mut fork = doc.fork();
+    fork.apply_changes(
+        changes
+            .iter()
+            .filter(|c| !aside.contains(&c.hash()))
+            .cloned(),
+    )
+    .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
+    Ok((fork, changes.len() - aside.len()))
 }
 
 /// Loads a document from its chunks (empty when it has none yet), strictly, with its stored
