@@ -246,6 +246,13 @@ fn apply(
     }
     let mut accepted = new_changes.len();
     let held = check_authors(db, meta, &new_changes)?;
+    let incoming: Vec<_> = bundle_doc
+        .meta
+        .signatures
+        .iter()
+        .filter_map(|(hash, sig)| tidemark_sync_protocol::signature::from_hex(hash, sig))
+        .collect();
+    let signatures = crate::signing::check_signatures(db, &mut fork, &new_changes, &incoming)?;
     if !held.is_empty() {
         let via = Via {
             doc_id: id,
@@ -264,6 +271,7 @@ fn apply(
         replaces_all: chunk.compact,
         heads: hex_heads(&mut fork),
         attachments,
+        signatures,
     })?;
     Ok((fork, accepted, chunk.stored, version))
 }

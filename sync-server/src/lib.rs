@@ -18,6 +18,7 @@ mod ratelimit;
 pub mod references;
 pub mod session;
 pub mod settings;
+mod signing;
 pub mod sync;
 
 pub use embedded::EmbeddedRelay;

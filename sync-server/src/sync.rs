@@ -18,6 +18,8 @@ use crate::db::{Access, Db, Device, DocMeta, SyncWrite};
 use crate::error::AppError;
 use crate::references::references;
 use crate::session::Sessions;
+use crate::signing::{check_signatures, signatures_to_send};
+use tidemark_sync_protocol::ChangeSignature;
 
 /// What the relay keeps in memory between rounds, borrowed for one batch.
 #[derive(Debug)]
@@ -55,6 +57,8 @@ pub struct ItemOutcome {
     pub status: ItemStatus,
     /// Encoded `automerge::sync::Message` to send back.
     pub reply: Option<Vec<u8>>,
+    /// Signatures of the changes in `reply`.
+    pub signatures: Vec<ChangeSignature>,
     /// Whether the document was loaded from storage for this item.
     pub loaded: bool,
 }
@@ -77,10 +81,11 @@ pub fn sync_item(
     device: &Device,
     doc_id: &str,
     message: &[u8],
+    signatures: &[ChangeSignature],
 ) -> ItemOutcome {
     let mut loaded = false;
-    match run(db, memory, device, doc_id, message, &mut loaded) {
-        Ok((accepted, reply)) => ItemOutcome {
+    match run(db, memory, device, doc_id, message, signatures, &mut loaded) {
+        Ok((accepted, reply, signatures)) => ItemOutcome {
             status: ItemStatus {
                 doc_id: doc_id.to_string(),
                 code: "ok",
@@ -88,6 +93,7 @@ pub fn sync_item(
                 message: None,
             },
             reply,
+            signatures,
             loaded,
         },
         Err(ItemError(code, detail)) => ItemOutcome {
@@ -98,10 +104,14 @@ pub fn sync_item(
                 message: Some(detail),
             },
             reply: None,
+            signatures: Vec::new(),
             loaded,
         },
     }
 }
+
+/// What [`run`] gives: changes accepted, the reply and the signatures of its changes.
+type Ran = (usize, Option<Vec<u8>>, Vec<ChangeSignature>);
 
 fn run(
     db: &Db,
@@ -109,8 +119,9 @@ fn run(
     device: &Device,
     doc_id: &str,
     message: &[u8],
+    signatures: &[ChangeSignature],
     loaded: &mut bool,
-) -> Result<(usize, Option<Vec<u8>>), ItemError> {
+) -> Result<Ran, ItemError> {
     let meta = db
         .doc_meta(doc_id)?
         .ok_or_else(|| ItemError("not_found", "unknown document".into()))?;
@@ -148,6 +159,7 @@ fn run(
         device,
         meta: &meta,
         access,
+        signatures,
     };
     let now = std::time::Instant::now();
     match advance(db, &item, &mut doc, stored, msg, state) {
@@ -162,7 +174,11 @@ fn run(
                     .put(doc_id, &device.id, session, done.state, now);
             }
             tracing::debug!(doc = doc_id, device = %device.id, accepted = done.accepted, "sync item");
-            Ok((done.accepted, done.reply.map(Message::encode)))
+            Ok((
+                done.accepted,
+                done.reply.map(Message::encode),
+                done.reply_signatures,
+            ))
         }
         Err(e) => {
             // Nothing was applied to `doc` (only to its fork): keep it loaded.
@@ -178,6 +194,8 @@ struct Item<'a> {
     device: &'a Device,
     meta: &'a DocMeta,
     access: Access,
+    /// Signatures that came with the message.
+    signatures: &'a [ChangeSignature],
 }
 
 /// What an accepted item leaves behind.
@@ -188,6 +206,7 @@ struct Advanced {
     state: State,
     accepted: usize,
     reply: Option<Message>,
+    reply_signatures: Vec<ChangeSignature>,
 }
 
 /// Applies `msg` to a fork of `doc`, checks authorship and commits. `doc` itself is untouched.
@@ -209,6 +228,7 @@ fn advance(
     let new_changes = fork.get_changes(&before);
     let mut accepted = new_changes.len();
     let held = check_authors(db, item.meta, &new_changes)?;
+    let signatures = check_signatures(db, &mut fork, &new_changes, item.signatures)?;
     if !held.is_empty() {
         let via = Via {
             doc_id,
@@ -217,6 +237,7 @@ fn advance(
         };
         (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
     }
+    let sent_before = state.sent_hashes.clone();
     let reply = if waits_only_on_held(db, doc_id, &mut fork, &state)? {
         // The device's heads rest on held changes the relay will not take: answer as a reader
         // would (no request for them, nothing when there is nothing else to say), or the device
@@ -230,6 +251,12 @@ fn advance(
     } else {
         fork.sync().generate_sync_message(&mut state)
     };
+    let sent: Vec<automerge::ChangeHash> = state
+        .sent_hashes
+        .difference(&sent_before)
+        .copied()
+        .collect();
+    let reply_signatures = signatures_to_send(db, &sent)?;
     let chunk = chunk_for(db, doc_id, &mut fork, &before, accepted, stored)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_sync(&SyncWrite {
@@ -240,6 +267,7 @@ fn advance(
         heads: hex_heads(&mut fork),
         state: state.encode(),
         attachments,
+        signatures,
     })?;
     Ok(Advanced {
         fork,
@@ -248,6 +276,7 @@ fn advance(
         state,
         accepted,
         reply,
+        reply_signatures,
     })
 }
 

@@ -114,6 +114,7 @@ async fn random_bytes_as_sync_messages_fail_items_without_panicking() {
             items: vec![DocMessage {
                 doc_id: id.into(),
                 message,
+                signatures: Vec::new(),
             }],
         };
         let statuses = a.send(env).await;

@@ -33,7 +33,7 @@ async fn fixture_with(edit: impl FnOnce(&mut Settings)) -> Fixture {
             db.add_unit("TT", Some("HQ"))?;
             db.add_unit("KP", Some("HQ"))?;
             let (_, code) = db.create_enrolment("TT", "tablet", 3600)?;
-            Ok(db.redeem(&code, "aa01")?.token)
+            Ok(db.redeem(&code, "aa01", None)?.token)
         })
         .await
         .unwrap();
@@ -203,7 +203,7 @@ async fn sync_body_errors_have_codes() {
     for body in [
         &b""[..],
         b"TMS",
-        b"TMS\x02\x00",
+        b"TMS\x03\x00",
         b"TMS\x01\x01\x00",
         b"TMS\x01\x00\x00",
     ] {

@@ -211,6 +211,7 @@ async fn every_endpoint_answers_every_role_as_the_access_rules_say() {
             items: vec![DocMessage {
                 doc_id: "patrol:TT:1".into(),
                 message: msg.encode(),
+                signatures: Vec::new(),
             }],
         };
         let resp = c

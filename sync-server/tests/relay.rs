@@ -209,6 +209,7 @@ async fn malformed_and_oversized_bodies_get_400_and_413() {
                 items: vec![DocMessage {
                     doc_id: "x".into(),
                     message: vec![0; 2048],
+                    signatures: Vec::new(),
                 }],
             }),
             413,
@@ -244,10 +245,12 @@ async fn a_malformed_sync_message_fails_its_item_only() {
             DocMessage {
                 doc_id: id.into(),
                 message: vec![0x42, 0xff, 0xff, 0xff],
+                signatures: Vec::new(),
             },
             DocMessage {
                 doc_id: "unknown:doc".into(),
                 message: vec![],
+                signatures: Vec::new(),
             },
         ],
     };
@@ -271,6 +274,7 @@ async fn zstd_request_and_response_round_trip() {
         items: vec![DocMessage {
             doc_id: id.into(),
             message: msg.encode(),
+            signatures: Vec::new(),
         }],
     });
     let resp = tt

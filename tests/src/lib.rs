@@ -180,6 +180,23 @@ impl Province {
             .unwrap_or_default()
     }
 
+    /// A second, unencrypted device of `key`'s unit under `root/<key>-2`, enrolled with the
+    /// relay (a station's spare laptop); it has not synced yet.
+    pub async fn second_device(&self, key: &str, user: &str) -> Result<SharedClient> {
+        let unit = unit_of(key);
+        let client = Client::init(&self.root.join(format!("{key}-2")), unit, user)?;
+        let shared: SharedClient = Arc::new(Mutex::new(client));
+        let code = self
+            .relay
+            .as_ref()
+            .ok_or_else(|| anyhow!("the relay is stopped"))?
+            .enrolment_code(unit, "máy thứ hai")?;
+        sync::enroll(&shared, &self.relay_url(), &code, self.opts.request_timeout)
+            .await
+            .map_err(|e| anyhow!("enrolment: {e}"))?;
+        Ok(shared)
+    }
+
     /// One sync session of device `key`.
     pub async fn sync(&self, key: &str) -> Result<SyncReport, SyncError> {
         sync::sync_once(&self.dev(key).client, &self.opts, &|_| {}).await

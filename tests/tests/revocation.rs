@@ -3,10 +3,7 @@
 //! (it completes, every time) but holds the lost device's later change back for review instead
 //! of passing it on.
 
-use std::sync::{Arc, Mutex};
-
-use tidemark_client::sync::{self, SharedClient};
-use tidemark_client::Client;
+use tidemark_client::sync;
 use tidemark_domain::RecordDoc;
 use tidemark_province::story::record_patrols;
 use tidemark_province::{unit_of, Province};
@@ -24,19 +21,10 @@ async fn a_lost_laptops_later_edit_carried_by_usb_to_another_is_held_at_the_rela
     let id = ids[0].clone();
     p.sync("tt").await.expect("station sync");
     // The station's second laptop.
-    let unit = unit_of("tt");
-    let spare: SharedClient = Arc::new(Mutex::new(
-        Client::init(&root.path().join("tt-2"), unit, "Thượng úy Võ Thành Nam").expect("init"),
-    ));
-    let code = p
-        .relay
-        .as_ref()
-        .expect("relay")
-        .enrolment_code(unit, "máy thứ hai")
-        .expect("code");
-    sync::enroll(&spare, &p.relay_url(), &code, p.opts.request_timeout)
+    let spare = p
+        .second_device("tt", "Thượng úy Võ Thành Nam")
         .await
-        .expect("enrol");
+        .expect("spare laptop");
     let spare_sync = || sync::sync_once(&spare, &p.opts, &|_| {});
     spare_sync().await.expect("first sync");
 
@@ -55,7 +43,7 @@ async fn a_lost_laptops_later_edit_carried_by_usb_to_another_is_held_at_the_rela
         .expect("edit on the lost laptop");
     let usb = root.path().join("usb.tmb");
     p.dev("tt")
-        .with(|c| c.export_bundle(&usb, Some(unit), None))
+        .with(|c| c.export_bundle(&usb, Some(unit_of("tt")), None))
         .expect("bundle");
     let bytes = std::fs::read(&usb).expect("read");
     let on_spare = {

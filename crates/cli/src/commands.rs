@@ -255,15 +255,26 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
             if out.json {
                 return output::json(&entries);
             }
+            let forged = entries
+                .iter()
+                .filter(|e| e.signature == Some("forged"))
+                .count();
             for e in entries {
+                let signed = match e.signature {
+                    Some("verified") => t(lang, "✓ đã xác minh", "✓ verified"),
+                    Some("forged") => t(lang, "✗ CHỮ KÝ GIẢ", "✗ FORGED SIGNATURE"),
+                    Some("unknown_key") => t(lang, "? chưa rõ khóa", "? key not known yet"),
+                    _ => t(lang, "– chưa ký", "– unsigned"),
+                };
                 say!(
-                    "{}  {} ({}, {}) [{}] {}",
+                    "{}  {} ({}, {}) [{}] {}  {}",
                     output::time(e.time),
                     e.author.user,
                     e.author.unit,
                     e.author.device,
                     e.author.op,
-                    &e.change[..12.min(e.change.len())]
+                    &e.change[..12.min(e.change.len())],
+                    signed
                 );
                 for f in e.fields {
                     say!(
@@ -273,6 +284,20 @@ pub fn run(command: Command, dir: &Path, lang: Lang) -> Result<(), Failure> {
                         output::short(f.new.as_ref())
                     );
                 }
+            }
+            if forged > 0 {
+                say!(
+                    "{}",
+                    t(
+                        lang,
+                        &format!(
+                            "Cảnh báo: {forged} thay đổi có chữ ký không khớp với khóa của thiết bị tác giả."
+                        ),
+                        &format!(
+                            "Warning: {forged} change(s) carry a signature that does not match their author's device key."
+                        ),
+                    )
+                );
             }
             Ok(())
         }

@@ -395,6 +395,18 @@ pub fn bundle(mut c: Client, action: BundleAction, lang: Lang) -> Result<(), Fai
                 merged.changed,
                 t(lang, "có thay đổi mới", "with new changes")
             );
+            if merged.forged > 0 {
+                eprintln!(
+                    "{}: {} {}",
+                    t(lang, "cảnh báo", "warning"),
+                    merged.forged,
+                    t(
+                        lang,
+                        "thay đổi có chữ ký không khớp với khóa của thiết bị tác giả (xem `tidemark history`)",
+                        "change(s) carry a signature that does not match their author's device key (see `tidemark history`)"
+                    )
+                );
+            }
             say!(
                 "{} {}",
                 t(lang, "Biên nhận cho bên gửi:", "Receipt for the sender:"),

@@ -49,6 +49,12 @@ fn edits_show_in_history_and_the_splice_lands_at_a_character_position() {
     assert_eq!(last["field"], "content");
     assert_eq!(history[1]["fields"][0]["old"], "new");
     assert_eq!(history[1]["fields"][0]["new"], "in_progress");
+    // Every entry made here is signed with this device's key and says so.
+    assert!(history
+        .as_array()
+        .is_some_and(|h| h.iter().all(|e| e["signature"] == "verified")));
+    let text = ok(p, &["history", "plan:item:002"]);
+    assert_eq!(text.matches("✓ đã xác minh").count(), 3, "{text}");
 }
 
 #[test]

@@ -51,6 +51,9 @@ pub struct BundleMerged {
     pub changed: usize,
     /// Changes that were new here.
     pub new_changes: usize,
+    /// New changes whose signature does not verify under their author's registered key:
+    /// merged (the history flags them) but worth a look.
+    pub forged: usize,
     /// A note when the bundle was written for another unit.
     pub warning: Option<String>,
     /// The receipt to send back to the sender.
@@ -127,6 +130,20 @@ impl Client {
             } else {
                 doc.save_after(&theirs)
             };
+            // The signatures of the changes the bundle carries, so the importer (a relay or
+            // another device) can check who made them.
+            let carried: Vec<[u8; 32]> = doc
+                .automerge()
+                .get_changes(&theirs)
+                .iter()
+                .map(|c| c.hash().0)
+                .collect();
+            let signatures = self
+                .store()
+                .signatures_for(&carried)?
+                .into_iter()
+                .map(|(hash, sig)| (hex::encode(hash), hex::encode(sig)))
+                .collect();
             docs.push(BundleDoc {
                 meta: BundleDocMeta {
                     id: id.clone(),
@@ -134,6 +151,7 @@ impl Client {
                     owner_unit: share.owner,
                     parties: share.parties,
                     heads: heads.iter().map(ChangeHash::to_string).collect(),
+                    signatures,
                 },
                 data,
             });
@@ -183,6 +201,8 @@ impl Client {
             .as_ref()
             .filter(|u| fold_for_search(u) != fold_for_search(&own))
             .map(|u| format!("this bundle was written for “{u}”, not for “{own}”"));
+        let judge = crate::signing::Judge::new(self)?;
+        let mut forged = 0;
         let tx = self.store.begin()?;
         let mut receipt_docs = Vec::with_capacity(bundle.docs.len());
         let (mut changed, mut new_changes) = (0, 0);
@@ -198,8 +218,23 @@ impl Client {
                     d.meta.id
                 ))
             })?;
+            let sigs: Vec<tidemark_store::Signature> = d
+                .meta
+                .signatures
+                .iter()
+                .filter_map(|(hash, sig)| tidemark_sync_protocol::signature::from_hex(hash, sig))
+                .map(|s| (s.hash, s.sig))
+                .collect();
+            tx.put_signatures(&sigs)?;
             let mut accepted = 0;
             if doc.heads() != before {
+                let arrived = doc.automerge().get_changes(&before);
+                let hashes: Vec<[u8; 32]> = arrived.iter().map(|c| c.hash().0).collect();
+                forged += judge
+                    .judge_with(&arrived, tx.signatures_for(&hashes)?)
+                    .values()
+                    .filter(|v| **v == tidemark_sync_protocol::Verdict::Forged)
+                    .count();
                 let record = persist(&tx, &mut doc, &before, false).map_err(|e| match e {
                     ClientError::Store(_) => e,
                     other => ClientError::User(format!(
@@ -244,6 +279,7 @@ impl Client {
             documents: bundle.docs.len(),
             changed,
             new_changes,
+            forged,
             warning,
             receipt,
         })

@@ -15,6 +15,7 @@ mod identity;
 mod import;
 mod records;
 pub mod report;
+mod signing;
 pub mod sync;
 mod track;
 pub mod vault;
@@ -99,8 +100,10 @@ impl Client {
             None
         };
         let store = Store::open_keyed(&path, key.as_ref().map(|k| k.store_key()).as_ref())?;
+        let mut store = store;
         let identity = Identity::load(&store)?
             .ok_or_else(|| ClientError::NotInitialised(dir.display().to_string()))?;
+        signing::ensure_key(&mut store, &identity)?;
         Ok(Client {
             store,
             identity,
@@ -184,6 +187,7 @@ impl Client {
         };
         let mut store = Store::open_keyed(&path, key.as_ref().map(|k| k.store_key()).as_ref())?;
         let identity = Identity::create(&mut store, unit.trim(), user.trim())?;
+        signing::ensure_key(&mut store, &identity)?;
         let mut client = Client {
             store,
             identity,

@@ -47,6 +47,7 @@ pub(crate) fn persist(
     created_here: bool,
 ) -> Result<Record, ClientError> {
     let record = doc.read()?;
+    crate::signing::sign_new(tx, doc, heads)?;
     let chunk = doc.save_after(heads);
     let now = now_secs();
     let stats = tx.append_chunk(record.id(), record.kind().as_str(), &chunk, now)?;
@@ -247,7 +248,7 @@ impl Client {
         Ok(RecordDoc::load(&bytes, &self.identity.actor)?.save())
     }
 
-    fn load(&self, id: &str) -> Result<RecordDoc, ClientError> {
+    pub(crate) fn load(&self, id: &str) -> Result<RecordDoc, ClientError> {
         let bytes = self
             .store
             .load_doc(id)?
@@ -275,7 +276,14 @@ impl Client {
 
     /// Field-level history of a record, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryEntry>, ClientError> {
-        Ok(history::history(&mut self.load(id)?)?)
+        let mut doc = self.load(id)?;
+        let mut entries = history::history(&mut doc)?;
+        let changes = doc.automerge().get_changes(&[]);
+        let verdicts = crate::signing::Judge::new(self)?.judge(&self.store, &changes)?;
+        for e in &mut entries {
+            e.signature = verdicts.get(&e.change).map(|v| v.as_str());
+        }
+        Ok(entries)
     }
 
     /// Every record with conflicts, with the conflicting fields.

@@ -18,6 +18,12 @@ use crate::json;
 pub struct HistoryEntry {
     /// Hash of the Automerge change.
     pub change: String,
+    /// The change's actor (hex): whose device made it.
+    pub actor: String,
+    /// Whether its signature verifies (`verified`, `unsigned`, `forged`, `unknown_key`), once
+    /// the client has checked it; `None` when not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<&'static str>,
     /// Who made it, with what operation.
     pub author: CommitMeta,
     /// Unix seconds.
@@ -74,6 +80,8 @@ pub fn history(doc: &mut RecordDoc) -> Result<Vec<HistoryEntry>, DomainError> {
         let author = CommitMeta::from_commit(change.message(), change.timestamp());
         out.push(HistoryEntry {
             change: hash.to_string(),
+            actor: change.actor_id().to_hex_string(),
+            signature: None,
             time: author.time,
             author,
             fields,

@@ -26,6 +26,7 @@ fn limits() -> Limits {
         max_items: 64,
         max_message: 64 * 1024,
         max_doc_id: 256,
+        max_signatures: 64,
     }
 }
 

@@ -54,10 +54,12 @@ fn write_seeds() {
             DocMessage {
                 doc_id: "patrol:TT:20250101:01".into(),
                 message: vec![0x42, 0x01, 0x00, 0x00],
+                signatures: Vec::new(),
             },
             DocMessage {
                 doc_id: "plan:item:kham-benh".into(),
                 message: b"tu\xe1\xba\xa7n tra".to_vec(),
+                signatures: Vec::new(),
             },
         ],
     };

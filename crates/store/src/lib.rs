@@ -12,6 +12,7 @@ mod error;
 mod index;
 mod query;
 mod schema;
+mod signatures;
 mod sync;
 
 pub use attachments::{AttachmentRow, BlobWork};
@@ -20,6 +21,7 @@ pub use error::StoreError;
 
 pub use query::{ListFilter, RecordRow, SearchHit};
 pub use schema::latest_version as latest_schema_version;
+pub use signatures::{SignKey, Signature};
 pub use sync::{heads_key, split_heads, ReceiptRow, SyncRow};
 
 use std::path::{Path, PathBuf};

@@ -183,6 +183,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (relay, hash)
     );
     "#,
+    // 4: signed changes — the signatures known for changes (this device's own and those that
+    // came by sync or bundle), and the relay's directory of signing keys by actor.
+    r#"
+    CREATE TABLE change_signatures (
+        hash BLOB NOT NULL,
+        sig  BLOB NOT NULL,
+        PRIMARY KEY (hash, sig)
+    ) WITHOUT ROWID;
+    CREATE TABLE sign_keys (
+        actor  TEXT PRIMARY KEY,
+        key    BLOB NOT NULL,
+        device TEXT NOT NULL,
+        unit   TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Brings the schema up to date, each migration in its own transaction.

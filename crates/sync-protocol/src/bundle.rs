@@ -74,6 +74,10 @@ pub struct BundleDocMeta {
     pub parties: Vec<String>,
     /// Hex change hashes of the document once `data` is applied.
     pub heads: Vec<String>,
+    /// Signatures of the changes in `data` that the writer has: hex change hash → hex
+    /// Ed25519 signature (see [`crate::signature`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub signatures: std::collections::BTreeMap<String, String>,
 }
 
 /// One document in a bundle.

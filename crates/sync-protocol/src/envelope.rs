@@ -1,12 +1,20 @@
-//! The envelope: `MAGIC`, version, then the items, each a document id and a message.
+//! The envelope: `MAGIC`, version, then the items, each a document id, a message and (since
+//! version 2) the signatures of the changes in that message.
 
+use crate::signature::{ChangeSignature, HASH_LEN, SIGNATURE_LEN};
 use crate::varint;
 
 /// First bytes of every envelope: "TMS" (Tidemark sync).
 pub const MAGIC: &[u8; 3] = b"TMS";
 
-/// The protocol version this crate writes and reads.
-pub const VERSION: u8 = 1;
+/// The protocol version this crate writes. Version 1 (no signatures) is still read.
+pub const VERSION: u8 = 2;
+
+/// The oldest version this crate reads.
+pub const OLDEST_VERSION: u8 = 1;
+
+/// Bytes of one signature on the wire: hash then signature.
+const SIGNATURE_WIRE: usize = HASH_LEN + SIGNATURE_LEN;
 
 /// One document's sync message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +23,19 @@ pub struct DocMessage {
     pub doc_id: String,
     /// An encoded `automerge::sync::Message` (opaque here).
     pub message: Vec<u8>,
+    /// Signatures of the changes the message carries (the sender sends what it has).
+    pub signatures: Vec<ChangeSignature>,
+}
+
+impl DocMessage {
+    /// A message with no signatures.
+    pub fn new(doc_id: impl Into<String>, message: Vec<u8>) -> DocMessage {
+        DocMessage {
+            doc_id: doc_id.into(),
+            message,
+            signatures: Vec::new(),
+        }
+    }
 }
 
 /// A batch of sync messages.
@@ -33,6 +54,8 @@ pub struct Limits {
     pub max_message: usize,
     /// Longest document id, in bytes.
     pub max_doc_id: usize,
+    /// Most signatures with one message.
+    pub max_signatures: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +64,7 @@ impl Default for Limits {
             max_items: 10_000,
             max_message: 16 * 1024 * 1024,
             max_doc_id: 256,
+            max_signatures: 1_000_000,
         }
     }
 }
@@ -91,7 +115,7 @@ pub fn encode(env: &Envelope) -> Vec<u8> {
     let size: usize = env
         .items
         .iter()
-        .map(|i| i.doc_id.len() + i.message.len() + 8)
+        .map(|i| i.doc_id.len() + i.message.len() + 12 + i.signatures.len() * SIGNATURE_WIRE)
         .sum();
     let mut out = Vec::with_capacity(4 + size);
     out.extend_from_slice(MAGIC);
@@ -102,6 +126,11 @@ pub fn encode(env: &Envelope) -> Vec<u8> {
         out.extend_from_slice(item.doc_id.as_bytes());
         varint::put(&mut out, item.message.len() as u64);
         out.extend_from_slice(&item.message);
+        varint::put(&mut out, item.signatures.len() as u64);
+        for sig in &item.signatures {
+            out.extend_from_slice(&sig.hash);
+            out.extend_from_slice(&sig.sig);
+        }
     }
     out
 }
@@ -111,8 +140,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Envelope, EnvelopeError> 
     if bytes.len() < 4 || &bytes[..3] != MAGIC {
         return Err(EnvelopeError::BadMagic);
     }
-    if bytes[3] != VERSION {
-        return Err(EnvelopeError::UnsupportedVersion(bytes[3]));
+    let version = bytes[3];
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
+        return Err(EnvelopeError::UnsupportedVersion(version));
     }
     let mut pos = 4;
     let count = read_len(bytes, &mut pos)?;
@@ -142,15 +172,53 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Envelope, EnvelopeError> 
             ));
         }
         let message = take(bytes, &mut pos, msg_len)?.to_vec();
+        let signatures = if version >= 2 {
+            read_signatures(bytes, &mut pos, limits)?
+        } else {
+            Vec::new()
+        };
         if !seen.insert(doc_id.clone()) {
             return Err(EnvelopeError::DuplicateDoc(doc_id));
         }
-        items.push(DocMessage { doc_id, message });
+        items.push(DocMessage {
+            doc_id,
+            message,
+            signatures,
+        });
     }
     if pos != bytes.len() {
         return Err(EnvelopeError::TrailingBytes);
     }
     Ok(Envelope { items })
+}
+
+fn read_signatures(
+    bytes: &[u8],
+    pos: &mut usize,
+    limits: &Limits,
+) -> Result<Vec<ChangeSignature>, EnvelopeError> {
+    let at = *pos;
+    let count = read_len(bytes, pos)?;
+    if count > limits.max_signatures {
+        return Err(EnvelopeError::TooLarge(
+            "too many signatures with one message",
+        ));
+    }
+    if count > (bytes.len() - *pos) / SIGNATURE_WIRE {
+        return Err(EnvelopeError::Malformed(at));
+    }
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let raw = take(bytes, pos, SIGNATURE_WIRE)?;
+        let mut sig = ChangeSignature {
+            hash: [0; HASH_LEN],
+            sig: [0; SIGNATURE_LEN],
+        };
+        sig.hash.copy_from_slice(&raw[..HASH_LEN]);
+        sig.sig.copy_from_slice(&raw[HASH_LEN..]);
+        out.push(sig);
+    }
+    Ok(out)
 }
 
 fn read_len(bytes: &[u8], pos: &mut usize) -> Result<usize, EnvelopeError> {
@@ -181,11 +249,12 @@ mod tests {
                 DocMessage {
                     doc_id: "patrol:TT:20250101:01".into(),
                     message: vec![0x42, 1, 2, 3],
+                    signatures: vec![ChangeSignature {
+                        hash: [3; HASH_LEN],
+                        sig: [4; SIGNATURE_LEN],
+                    }],
                 },
-                DocMessage {
-                    doc_id: "plan:item:Đồn-Kiểng-Phước".into(),
-                    message: Vec::new(),
-                },
+                DocMessage::new("plan:item:Đồn-Kiểng-Phước", Vec::new()),
             ],
         }
     }
@@ -199,12 +268,20 @@ mod tests {
     #[test]
     fn wire_layout_is_stable() {
         let env = Envelope {
-            items: vec![DocMessage {
-                doc_id: "a".into(),
-                message: vec![9, 8],
-            }],
+            items: vec![DocMessage::new("a", vec![9, 8])],
         };
-        assert_eq!(encode(&env), vec![b'T', b'M', b'S', 1, 1, 1, b'a', 2, 9, 8]);
+        assert_eq!(
+            encode(&env),
+            vec![b'T', b'M', b'S', 2, 1, 1, b'a', 2, 9, 8, 0]
+        );
+        // Version 1 (no signature count) is still read.
+        assert_eq!(
+            decode(
+                &[b'T', b'M', b'S', 1, 1, 1, b'a', 2, 9, 8],
+                &Limits::default()
+            ),
+            Ok(env)
+        );
     }
 
     #[test]
@@ -221,10 +298,10 @@ mod tests {
     #[test]
     fn wrong_version_and_magic_are_named() {
         let mut bytes = encode(&sample());
-        bytes[3] = 2;
+        bytes[3] = 3;
         assert_eq!(
             decode(&bytes, &Limits::default()),
-            Err(EnvelopeError::UnsupportedVersion(2))
+            Err(EnvelopeError::UnsupportedVersion(3))
         );
         assert_eq!(
             decode(b"GET / HTTP/1.1", &Limits::default()),
@@ -252,7 +329,7 @@ mod tests {
             Err("too_large")
         );
         // A count of 2^40 items in a 10-byte body.
-        let mut lie = b"TMS\x01".to_vec();
+        let mut lie = b"TMS\x02".to_vec();
         varint::put(&mut lie, 1 << 40);
         let huge = Limits {
             max_items: usize::MAX,
@@ -281,14 +358,17 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode(&bytes, &Limits::default());
-            let mut with_header = b"TMS\x01".to_vec();
+            let mut with_header = b"TMS\x02".to_vec();
             with_header.extend_from_slice(&bytes);
             let _ = decode(&with_header, &Limits::default());
         }
 
         #[test]
         fn any_envelope_round_trips(items in proptest::collection::btree_map("[a-zđĐ:0-9-]{1,40}", proptest::collection::vec(any::<u8>(), 0..64), 0..8)) {
-            let env = Envelope { items: items.into_iter().map(|(doc_id, message)| DocMessage { doc_id, message }).collect() };
+            let env = Envelope { items: items.into_iter().map(|(doc_id, message)| {
+                let signatures = message.iter().map(|b| ChangeSignature { hash: [*b; HASH_LEN], sig: [b.wrapping_add(1); SIGNATURE_LEN] }).collect();
+                DocMessage { doc_id, message, signatures }
+            }).collect() };
             prop_assert_eq!(decode(&encode(&env), &Limits::default()), Ok(env));
         }
     }

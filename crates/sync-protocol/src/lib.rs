@@ -11,6 +11,7 @@ pub mod attachment;
 mod bundle;
 mod envelope;
 mod response;
+pub mod signature;
 mod varint;
 
 pub use bundle::{
@@ -18,5 +19,8 @@ pub use bundle::{
     BundleHeader, BundleLimits, Receipt, ReceiptDoc, BUNDLE_FORMAT, BUNDLE_MAGIC, BUNDLE_VERSION,
     RECEIPT_FORMAT,
 };
-pub use envelope::{decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, VERSION};
+pub use envelope::{
+    decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, OLDEST_VERSION, VERSION,
+};
 pub use response::{decode_response, encode_response, MAX_STATUS, RESPONSE_MAGIC};
+pub use signature::{ChangeSignature, SigningKey, Verdict};

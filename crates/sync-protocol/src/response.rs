@@ -2,10 +2,10 @@
 //! of reply messages.
 //!
 //! ```text
-//! response := "TMR" version:u8(=1) status_len:varint status:utf8-json[status_len] envelope
+//! response := "TMR" version:u8(=2; 1 is read) status_len:varint status:utf8-json[status_len] envelope
 //! ```
 
-use crate::envelope::{decode, encode, Envelope, EnvelopeError, Limits, VERSION};
+use crate::envelope::{decode, encode, Envelope, EnvelopeError, Limits, OLDEST_VERSION, VERSION};
 use crate::varint;
 
 /// First bytes of every sync response: "TMR" (Tidemark reply).
@@ -34,7 +34,7 @@ pub fn decode_response(
     if bytes.len() < 4 || &bytes[..3] != RESPONSE_MAGIC {
         return Err(EnvelopeError::BadMagic);
     }
-    if bytes[3] != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&bytes[3]) {
         return Err(EnvelopeError::UnsupportedVersion(bytes[3]));
     }
     let mut pos = 4;
@@ -61,10 +61,7 @@ mod tests {
     #[test]
     fn response_round_trips_and_truncations_fail() {
         let env = Envelope {
-            items: vec![DocMessage {
-                doc_id: "patrol:TT:1".into(),
-                message: vec![1, 2, 3],
-            }],
+            items: vec![DocMessage::new("patrol:TT:1", vec![1, 2, 3])],
         };
         let status = br#"{"items":[]}"#;
         let bytes = encode_response(status, &env);

@@ -29,6 +29,8 @@ pub struct SyncWrite {
     /// The attachment references of the document after the changes; when set, they replace
     /// the stored ones.
     pub attachments: Option<BTreeSet<String>>,
+    /// Change signatures to keep: (hex change hash, signature).
+    pub signatures: Vec<(String, Vec<u8>)>,
 }
 
 /// Everything one imported bundle document persists, in one transaction.
@@ -49,6 +51,8 @@ pub struct ImportWrite {
     /// The attachment references of the document after the changes; when set, they replace
     /// the stored ones.
     pub attachments: Option<BTreeSet<String>>,
+    /// Change signatures to keep: (hex change hash, signature).
+    pub signatures: Vec<(String, Vec<u8>)>,
 }
 
 /// One row of the change feed.
@@ -158,6 +162,7 @@ impl Db {
         if let Some(refs) = &w.attachments {
             replace_refs(&tx, &w.doc_id, refs)?;
         }
+        super::signatures::put(&tx, &w.signatures)?;
         tx.execute(
             "INSERT OR REPLACE INTO sync_states (doc_id, device_id, state, updated_at)
              VALUES (?1, ?2, ?3, ?4)",
@@ -188,6 +193,7 @@ impl Db {
         if let Some(refs) = &w.attachments {
             replace_refs(&tx, &w.doc_id, refs)?;
         }
+        super::signatures::put(&tx, &w.signatures)?;
         audit(&tx, &w.actor, "bundle.document", &w.doc_id)?;
         tx.commit()?;
         Ok(version)

@@ -114,8 +114,14 @@ impl Db {
         Ok((device_id, code))
     }
 
-    /// Exchanges a one-time code for a token, registering `actor_hex` as the device's actor.
-    pub fn redeem(&self, code: &str, actor_hex: &str) -> Result<Enrolment, AppError> {
+    /// Exchanges a one-time code for a token, registering `actor_hex` as the device's actor
+    /// and `sign_key` as the public key that signs its changes.
+    pub fn redeem(
+        &self,
+        code: &str,
+        actor_hex: &str,
+        sign_key: Option<&[u8]>,
+    ) -> Result<Enrolment, AppError> {
         let invalid = || AppError::Unauthorized("enrolment code is unknown, used or expired");
         let tx = self.conn.unchecked_transaction()?;
         let row: Option<(String, i64, Option<i64>)> = tx
@@ -161,8 +167,9 @@ impl Db {
             params![sha256_hex(&token), now(), device_id],
         )?;
         tx.execute(
-            "INSERT INTO device_actors (actor_hex, device_id) VALUES (?1, ?2)",
-            params![actor_hex, device_id],
+            "INSERT INTO device_actors (actor_hex, device_id, sign_key, key_registered_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![actor_hex, device_id, sign_key, sign_key.map(|_| now())],
         )?;
         audit(&tx, &device_id, "device.enrolled", &device_id)?;
         tx.commit()?;

@@ -8,6 +8,7 @@ mod chunks;
 mod docs;
 mod identity;
 mod schema;
+mod signatures;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,6 +22,7 @@ pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment, HeldChange};
 pub use schema::CURRENT as SCHEMA_VERSION;
+pub use signatures::KeyEntry;
 
 /// How long [`Db::open`] keeps retrying when another process holds the database's locks.
 pub const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);

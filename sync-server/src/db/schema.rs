@@ -112,6 +112,17 @@ const STEPS: &[&str] = &[
         bytes BLOB NOT NULL
     );
     CREATE INDEX held_changes_doc ON held_changes(doc_id);",
+    // 5: signed changes: each device's Ed25519 public key (registered at enrolment, or once
+    // later by a device enrolled before signing existed) and the signatures of the changes the
+    // relay holds, keyed by change hash. A signature whose change has not arrived yet is kept
+    // too (it is checked when the change lands).
+    "ALTER TABLE device_actors ADD COLUMN sign_key BLOB;
+    ALTER TABLE device_actors ADD COLUMN key_registered_at INTEGER;
+    CREATE TABLE change_signatures (
+        hash TEXT NOT NULL,
+        sig BLOB NOT NULL,
+        PRIMARY KEY (hash, sig)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes.

@@ -33,6 +33,25 @@ pub async fn not_found() -> AppError {
 struct EnrollRequest {
     code: String,
     actor_hex: String,
+    /// Hex Ed25519 public key that signs the device's changes (devices from before signed
+    /// changes send none and may register one later with `POST /v1/keys`).
+    #[serde(default)]
+    sign_key: Option<String>,
+}
+
+/// A hex Ed25519 public key, checked: 32 bytes that make a valid point.
+fn parse_sign_key(hex_key: &str) -> Result<Vec<u8>, AppError> {
+    let bytes = hex::decode(hex_key)
+        .ok()
+        .filter(|b| b.len() == tidemark_sync_protocol::signature::PUBLIC_KEY_LEN)
+        .filter(|b| tidemark_sync_protocol::signature::is_valid_key(b))
+        .ok_or_else(|| {
+            AppError::bad(
+                "bad_sign_key",
+                "sign_key must be a 32-byte Ed25519 public key in hex",
+            )
+        })?;
+    Ok(bytes)
 }
 
 #[derive(Debug, Serialize)]
@@ -43,8 +62,8 @@ struct EnrollResponse {
     root_unit: String,
 }
 
-/// `POST /v1/enroll {code, actor_hex}` → `{device_id, token, unit, root_unit}`: the device's
-/// unit and the top-most ancestor of that unit.
+/// `POST /v1/enroll {code, actor_hex, sign_key?}` → `{device_id, token, unit, root_unit}`: the
+/// device's unit and the top-most ancestor of that unit.
 pub async fn enroll(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
@@ -74,8 +93,9 @@ pub async fn enroll(
         ));
     }
     let actor = req.actor_hex.to_ascii_lowercase();
+    let sign_key = req.sign_key.as_deref().map(parse_sign_key).transpose()?;
     let e = state
-        .with_db(move |db| db.redeem(&req.code, &actor))
+        .with_db(move |db| db.redeem(&req.code, &actor, sign_key.as_deref()))
         .await?;
     tracing::info!(device = %e.device_id, "device enrolled");
     Ok(Json(
@@ -151,6 +171,10 @@ impl CreateDocument {
 pub struct FeedQuery {
     #[serde(default)]
     since: i64,
+    /// How many signing keys the device holds: when the relay has more, the page carries the
+    /// whole key directory.
+    #[serde(default)]
+    keys: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,16 +187,22 @@ struct FeedDoc {
 /// Feed rows scanned per request; a client with more to catch up asks again from `cursor`.
 const FEED_PAGE: usize = 1000;
 
-/// `GET /v1/feed?since=N` → `{cursor, more, documents:[{id, heads, access}]}`: documents this
-/// device may read that changed after `N`, each once with its latest heads.
+/// `GET /v1/feed?since=N[&keys=K]` → `{cursor, more, documents:[{id, heads, access}],
+/// keys?:[{actor, key, device, unit}]}`: documents this device may read that changed after `N`,
+/// each once with its latest heads, and the key directory when the relay holds more than `K`
+/// keys.
 pub async fn feed(
     State(state): State<AppState>,
     Authed(device): Authed,
     query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let Query(q) = query.map_err(|_| AppError::bad("bad_query", "since must be an integer"))?;
-    let (cursor, more, docs) = state
+    let (cursor, more, docs, keys) = state
         .with_db(move |db| {
+            let keys = match q.keys {
+                Some(held) if db.sign_key_count()? > held => Some(db.sign_keys()?),
+                _ => None,
+            };
             let rows = db.feed_after(q.since, FEED_PAGE)?;
             let more = rows.len() == FEED_PAGE;
             let cursor = rows.last().map_or(q.since, |r| r.seq);
@@ -204,11 +234,53 @@ pub async fn feed(
                 };
                 latest.insert(row.seq, doc);
             }
-            Ok((cursor, more, latest.into_values().collect::<Vec<_>>()))
+            Ok((cursor, more, latest.into_values().collect::<Vec<_>>(), keys))
         })
         .await?;
+    let mut page = serde_json::json!({"cursor": cursor, "more": more, "documents": docs});
+    if let Some(keys) = keys {
+        page["keys"] = serde_json::to_value(keys).map_err(|e| AppError::Internal(e.to_string()))?;
+    }
+    Ok(Json(page))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRequest {
+    sign_key: String,
+}
+
+/// `POST /v1/keys {sign_key}` → `{registered: true}`: registers the signing key of a device
+/// enrolled before signed changes. Set once: another key later is 409 `key_taken`.
+pub async fn register_key(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let bytes = body::decoded(
+        &headers,
+        body::raw(raw)?,
+        state.settings().max_request_bytes,
+    )?;
+    let req: KeyRequest = body::json(&bytes)?;
+    let key = parse_sign_key(&req.sign_key)?;
+    let id = device.id.clone();
+    state
+        .with_db(move |db| db.register_sign_key(&device.id, &key))
+        .await?;
+    tracing::info!(device = %id, "signing key registered");
+    Ok(Json(serde_json::json!({"registered": true})))
+}
+
+/// `GET /v1/keys` → `[{actor, key, device, unit}]`: every registered signing key.
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Authed(_device): Authed,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let keys = state.with_db(|db| db.sign_keys()).await?;
     Ok(Json(
-        serde_json::json!({"cursor": cursor, "more": more, "documents": docs}),
+        serde_json::to_value(keys).map_err(|e| AppError::Internal(e.to_string()))?,
     ))
 }
 

@@ -104,6 +104,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
         .route("/v1/enroll", post(handlers::enroll))
+        .route(
+            "/v1/keys",
+            post(handlers::register_key).get(handlers::list_keys),
+        )
         .route("/v1/documents", post(handlers::create_document))
         .route("/v1/documents/batch", post(batch::create_documents))
         .route("/v1/documents/{id}", get(handlers::document_info))

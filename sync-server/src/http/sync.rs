@@ -1,4 +1,4 @@
-//! `POST /v1/sync`: a v1 envelope in, a `TMR` response (status JSON + reply envelope) out.
+//! `POST /v1/sync`: a v2 envelope (v1 read) in, a `TMR` response (status JSON + reply envelope) out.
 
 use std::time::Instant;
 
@@ -60,12 +60,20 @@ pub async fn sync(
             let mut statuses = Vec::with_capacity(env.items.len());
             let mut replies = Vec::new();
             for item in env.items {
-                let out = sync_item(db, &mut memory, &device, &item.doc_id, &item.message);
+                let out = sync_item(
+                    db,
+                    &mut memory,
+                    &device,
+                    &item.doc_id,
+                    &item.message,
+                    &item.signatures,
+                );
                 metrics_state.metrics().item(out.status.code, out.loaded);
                 if let Some(message) = out.reply {
                     replies.push(DocMessage {
                         doc_id: item.doc_id,
                         message,
+                        signatures: out.signatures,
                     });
                 }
                 statuses.push(out.status);

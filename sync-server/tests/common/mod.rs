@@ -9,8 +9,8 @@ use automerge::sync::{Message, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ReadDoc, TextEncoding, ROOT};
 use tidemark_sync_protocol::{
-    decode_response, encode, Bundle, BundleDoc, BundleDocMeta, BundleHeader, DocMessage, Envelope,
-    Limits, BUNDLE_FORMAT,
+    decode_response, encode, Bundle, BundleDoc, BundleDocMeta, BundleHeader, ChangeSignature,
+    DocMessage, Envelope, Limits, SigningKey, BUNDLE_FORMAT,
 };
 use tidemark_sync_server::db::Db;
 use tidemark_sync_server::Settings;
@@ -81,19 +81,38 @@ impl Relay {
     }
 
     /// Enrols a new device of `unit` over HTTP.
+    /// A device enrolled without a signing key (as before signed changes).
     pub async fn device(&self, unit: &str) -> Peer {
         let (_, code) = self.db().create_enrolment(unit, "test", 3600).unwrap();
         Peer::enroll(&self.url, &code).await
+    }
+
+    /// A device enrolled with a signing key: it signs every change it makes.
+    pub async fn signed_device(&self, unit: &str) -> Peer {
+        let (_, code) = self.db().create_enrolment(unit, "test", 3600).unwrap();
+        let mut seed = [0u8; 32];
+        seed[..16].copy_from_slice(ActorId::random().to_bytes());
+        seed[16..].copy_from_slice(ActorId::random().to_bytes());
+        Peer::enroll_with(&self.url, &code, Some(SigningKey::from_seed(&seed))).await
     }
 }
 
 impl Peer {
     /// Exchanges an enrolment code for a token at the relay at `url`.
     pub async fn enroll(url: &str, code: &str) -> Peer {
+        Peer::enroll_with(url, code, None).await
+    }
+
+    /// Enrols, registering `signer`'s public key when there is one.
+    pub async fn enroll_with(url: &str, code: &str, signer: Option<SigningKey>) -> Peer {
         let actor = ActorId::random();
+        let mut body = serde_json::json!({"code": code, "actor_hex": actor.to_hex_string()});
+        if let Some(key) = &signer {
+            body["sign_key"] = hex::encode(key.public()).into();
+        }
         let resp = reqwest::Client::new()
             .post(format!("{url}/v1/enroll"))
-            .json(&serde_json::json!({"code": code, "actor_hex": actor.to_hex_string()}))
+            .json(&body)
             .send()
             .await
             .unwrap();
@@ -108,6 +127,9 @@ impl Peer {
             docs: HashMap::new(),
             states: HashMap::new(),
             session: None,
+            signer,
+            forger: None,
+            signatures: HashMap::new(),
         }
     }
 }
@@ -123,6 +145,12 @@ pub struct Peer {
     pub states: HashMap<String, State>,
     /// The `Tidemark-Session` name of the running session, if any.
     pub session: Option<String>,
+    /// The key that signs this device's changes (`None`: an unsigned, older device).
+    pub signer: Option<SigningKey>,
+    /// When set, this device's changes are signed with this key instead (a forgery).
+    pub forger: Option<SigningKey>,
+    /// Signatures known here: made here or received with changes.
+    pub signatures: HashMap<[u8; 32], ChangeSignature>,
 }
 
 /// The outcome of one sync request: per-item status codes by document.
@@ -182,6 +210,7 @@ impl Peer {
                         owner_unit: owner.to_string(),
                         parties: Vec::new(),
                         heads,
+                        signatures: Default::default(),
                     },
                     data: self.docs.get_mut(*id).unwrap().save(),
                 }
@@ -234,12 +263,27 @@ impl Peer {
     /// One round: sends a message for every document that has one. `None` when nothing to send.
     pub async fn round(&mut self) -> Option<Statuses> {
         let mut items = Vec::new();
+        let signer = self.forger.as_ref().or(self.signer.as_ref());
         for (id, doc) in self.docs.iter_mut() {
             let state = self.states.entry(id.clone()).or_default();
-            if let Some(m) = doc.sync().generate_sync_message(state) {
+            let before = state.sent_hashes.clone();
+            let message = doc.sync().generate_sync_message(state);
+            if let Some(m) = message {
+                let mut signatures = Vec::new();
+                for hash in state.sent_hashes.difference(&before) {
+                    let own = doc
+                        .get_change_by_hash(hash)
+                        .is_some_and(|c| c.actor_id() == &self.actor);
+                    match (own, signer, self.signatures.get(&hash.0)) {
+                        (true, Some(key), _) => signatures.push(key.sign(&hash.0)),
+                        (false, _, Some(known)) => signatures.push(*known),
+                        _ => {}
+                    }
+                }
                 items.push(DocMessage {
                     doc_id: id.clone(),
                     message: m.encode(),
+                    signatures,
                 });
             }
         }
@@ -260,6 +304,9 @@ impl Peer {
         let bytes = resp.bytes().await.unwrap();
         let (status, replies) = decode_response(&bytes, &Limits::default()).unwrap();
         for item in replies.items {
+            for sig in &item.signatures {
+                self.signatures.insert(sig.hash, *sig);
+            }
             let doc = self.docs.get_mut(&item.doc_id).unwrap();
             let state = self.states.entry(item.doc_id.clone()).or_default();
             let m = Message::decode(&item.message).unwrap();
@@ -286,6 +333,11 @@ impl Peer {
         self.append(id, text);
         let (mut ours, mut theirs) = (State::new(), State::new());
         let doc = self.docs.get_mut(id).unwrap();
+        // The new change's signature, by whichever key this device signs with.
+        let signatures: Vec<ChangeSignature> = match self.forger.as_ref().or(self.signer.as_ref()) {
+            Some(key) => doc.get_heads().iter().map(|h| key.sign(&h.0)).collect(),
+            None => Vec::new(),
+        };
         // Usually the first message carries the change; when the relay copy's Bloom filter
         // happens to match the new change's hash (about 1 in 100), it takes another round.
         for _ in 0..8 {
@@ -298,6 +350,7 @@ impl Peer {
                         items: vec![DocMessage {
                             doc_id: id.into(),
                             message: push.encode(),
+                            signatures,
                         }],
                     };
                 }

@@ -79,9 +79,25 @@ pub struct FeedDoc {
     pub heads: Vec<String>,
 }
 
+/// One entry of the relay's signing-key directory.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyEntry {
+    /// Hex actor id.
+    pub actor: String,
+    /// Hex Ed25519 public key.
+    pub key: String,
+    /// The device that registered it.
+    pub device: String,
+    /// That device's unit.
+    pub unit: String,
+}
+
 /// One page of the change feed.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FeedPage {
+    /// The relay's key directory, when it holds more keys than the device said it has.
+    #[serde(default)]
+    pub keys: Option<Vec<KeyEntry>>,
     /// Where the next page starts.
     pub cursor: i64,
     /// Whether another page is waiting.
@@ -324,16 +340,35 @@ impl RelayHttp {
     }
 
     /// `POST /v1/enroll`.
-    pub async fn enroll(&self, code: &str, actor_hex: &str) -> Result<EnrollAnswer, SyncError> {
-        let body = serde_json::json!({"code": code, "actor_hex": actor_hex});
+    pub async fn enroll(
+        &self,
+        code: &str,
+        actor_hex: &str,
+        sign_key: &[u8; 32],
+    ) -> Result<EnrollAnswer, SyncError> {
+        let body = serde_json::json!({
+            "code": code,
+            "actor_hex": actor_hex,
+            "sign_key": hex::encode(sign_key),
+        });
         self.json(self.http.post(self.url("/v1/enroll")), Some(&body))
             .await
     }
 
-    /// `GET /v1/feed?since=N`.
-    pub async fn feed(&self, since: i64) -> Result<FeedPage, SyncError> {
+    /// `POST /v1/keys`: registers the signing key of a device enrolled before signed changes.
+    pub async fn register_key(&self, sign_key: &[u8; 32]) -> Result<(), SyncError> {
+        let body = serde_json::json!({"sign_key": hex::encode(sign_key)});
+        let _: serde_json::Value = self
+            .json(self.http.post(self.url("/v1/keys")), Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /v1/feed?since=N&keys=K`: K is how many signing keys the device holds.
+    pub async fn feed(&self, since: i64, keys: i64) -> Result<FeedPage, SyncError> {
         self.json(
-            self.http.get(self.url(&format!("/v1/feed?since={since}"))),
+            self.http
+                .get(self.url(&format!("/v1/feed?since={since}&keys={keys}"))),
             None,
         )
         .await

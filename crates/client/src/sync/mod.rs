@@ -43,6 +43,8 @@ pub(crate) mod keys {
     pub const UNIT: &str = "relay.unit";
     pub const ROOT: &str = "relay.root_unit";
     pub const ENROLLED_AT: &str = "relay.enrolled_at";
+    /// The relay URL this device's signing key is registered with.
+    pub const KEY_REGISTERED: &str = "relay.sign_key_registered";
     pub const CURSOR: &str = "sync.cursor";
     pub const LAST_OK: &str = "sync.last_ok";
     pub const LAST_ERROR: &str = "sync.last_error";
@@ -249,11 +251,12 @@ pub async fn enroll(
     timeout: Duration,
 ) -> Result<Enrolled, SyncError> {
     let url = normalise_url(server)?;
-    let (actor_hex, store_unit) = {
+    let (actor_hex, store_unit, sign_key) = {
         let c = lock(shared);
         (
             c.identity().actor.to_hex_string(),
             c.identity().unit.clone(),
+            c.sign_public_key()?,
         )
     };
     let code = code.trim();
@@ -263,17 +266,20 @@ pub async fn enroll(
         ));
     }
     let http = RelayHttp::new(&url, None, timeout, Arc::new(WireCounters::default()))?;
-    let answer = http.enroll(code, &actor_hex).await.map_err(|e| {
-        if e.code == "unauthorized" {
-            SyncError::fatal(
+    let answer = http
+        .enroll(code, &actor_hex, &sign_key)
+        .await
+        .map_err(|e| {
+            if e.code == "unauthorized" {
+                SyncError::fatal(
                 "unauthorized",
                 "the relay did not accept this enrolment code (unknown, already used or expired); \
                  ask the administrator for a new one",
             )
-        } else {
-            e
-        }
-    })?;
+            } else {
+                e
+            }
+        })?;
     let unit = answer.unit.clone().unwrap_or_else(|| store_unit.clone());
     let root = answer.root_unit.clone().unwrap_or_default();
     let now = crate::now_secs().to_string();
@@ -287,6 +293,7 @@ pub async fn enroll(
             (keys::UNIT, &unit),
             (keys::ROOT, &root),
             (keys::ENROLLED_AT, &now),
+            (keys::KEY_REGISTERED, &url),
         ];
         // A different relay has a different feed: start reading it from the beginning.
         if previous.as_deref() != Some(url.as_str()) {

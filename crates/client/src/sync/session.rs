@@ -16,13 +16,14 @@ use automerge::ChangeHash;
 use rand::RngCore;
 use serde::Serialize;
 use tidemark_domain::document::RecordDoc;
-use tidemark_store::{heads_key, ReceiptRow};
-use tidemark_sync_protocol::DocMessage;
+use tidemark_store::{heads_key, ReceiptRow, SignKey};
+use tidemark_sync_protocol::{ChangeSignature, DocMessage};
 
 use super::http::{NewDoc, RelayHttp, WireCounters, WireTotals};
 use super::sharing::new_doc;
 use super::{connect, keys, lock, RelayConfig, SharedClient, SyncError, SyncOptions, SyncStatus};
 use crate::records::{heads_of, persist};
+use crate::signing;
 use crate::{now_secs, Client};
 
 /// Most documents created, or asked about, per request.
@@ -168,6 +169,7 @@ impl<'a> Session<'a> {
     /// The whole session; returns the feed cursor to store.
     async fn run(&mut self) -> Result<i64, SyncError> {
         let (cursor, from_feed) = self.read_feed().await?;
+        self.register_key().await?;
         self.register().await?;
         self.sync_documents(from_feed).await?;
         self.receipts().await?;
@@ -185,7 +187,8 @@ impl<'a> Session<'a> {
             .unwrap_or(0);
         let mut need = BTreeSet::new();
         loop {
-            let page = self.http.feed(cursor).await?;
+            let held = self.client().store().sign_key_count()?;
+            let page = self.http.feed(cursor, held).await?;
             {
                 let mut c = self.client();
                 let relay = self.relay().to_string();
@@ -205,6 +208,20 @@ impl<'a> Session<'a> {
                 for doc in &page.documents {
                     tx.mark_registered(&relay, &doc.id, now)?;
                 }
+                if let Some(keys) = &page.keys {
+                    let keys: Vec<SignKey> = keys
+                        .iter()
+                        .filter_map(|k| {
+                            Some(SignKey {
+                                actor: k.actor.to_ascii_lowercase(),
+                                key: hex::decode(&k.key).ok()?,
+                                device: k.device.clone(),
+                                unit: k.unit.clone(),
+                            })
+                        })
+                        .collect();
+                    tx.put_sign_keys(&keys)?;
+                }
                 tx.commit()?;
                 need.extend(missing);
             }
@@ -214,6 +231,34 @@ impl<'a> Session<'a> {
             }
         }
         Ok((cursor, need))
+    }
+
+    /// Registers this device's signing key with the relay once (a device enrolled before
+    /// signed changes existed has none there yet).
+    async fn register_key(&mut self) -> Result<(), SyncError> {
+        let (done, key) = {
+            let c = self.client();
+            (c.store().meta(keys::KEY_REGISTERED)?, c.sign_public_key()?)
+        };
+        if done.as_deref() == Some(self.relay()) {
+            return Ok(());
+        }
+        match self.http.register_key(&key).await {
+            Ok(()) => {}
+            Err(e) if e.code == "key_taken" => {
+                // Nothing this device can do: its changes will be refused until an
+                // administrator looks. Say so and carry on with what still works.
+                tracing::error!("the relay holds another signing key for this device");
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+        let relay = self.relay().to_string();
+        self.client()
+            .store_mut()
+            .set_meta(keys::KEY_REGISTERED, &relay)?;
+        tracing::info!("signing key registered with the relay");
+        Ok(())
     }
 
     /// Creates at the relay every local document it does not know yet.
@@ -359,10 +404,20 @@ impl<'a> Session<'a> {
                 },
                 None => RecordDoc::empty(&c.identity().actor),
             };
+            let before = l.state.sent_hashes.clone();
             if let Some(m) = doc.generate_sync_message(&mut l.state) {
+                // The signatures of exactly the changes this message carries.
+                let sent: Vec<[u8; 32]> = l
+                    .state
+                    .sent_hashes
+                    .difference(&before)
+                    .map(|h| h.0)
+                    .collect();
+                let signatures = signing::to_wire(c.store().signatures_for(&sent)?);
                 out.push(DocMessage {
                     doc_id: id.clone(),
                     message: m.encode(),
+                    signatures,
                 });
             }
         }
@@ -414,8 +469,10 @@ impl<'a> Session<'a> {
             .into_iter()
             .map(|s| (s.doc_id.clone(), s))
             .collect();
-        let mut replies: HashMap<String, Vec<u8>> =
-            replies.into_iter().map(|m| (m.doc_id, m.message)).collect();
+        let mut replies: HashMap<String, (Vec<u8>, Vec<ChangeSignature>)> = replies
+            .into_iter()
+            .map(|m| (m.doc_id, (m.message, m.signatures)))
+            .collect();
         let relay = self.relay().to_string();
         let now = now_secs();
         let mut c = self.client();
@@ -441,9 +498,11 @@ impl<'a> Session<'a> {
                 continue;
             }
             self.report.changes_sent += status.accepted;
-            let Some(bytes) = replies.remove(id) else {
+            let Some((bytes, signatures)) = replies.remove(id) else {
                 continue;
             };
+            // Kept whatever happens to the message: they are checked when shown.
+            tx.put_signatures(&signing::from_wire(&signatures))?;
             let message = match Message::decode(&bytes) {
                 Ok(m) => m,
                 Err(e) => {

@@ -28,6 +28,7 @@ fn sample() -> Bundle {
                     owner_unit: "Đồn Biên phòng Tân Thành".into(),
                     parties: Vec::new(),
                     heads: vec!["ab".repeat(32)],
+                    signatures: Default::default(),
                 },
                 data: b"Tu\xe1\xba\xa7n tra khu v\xe1\xbb\xb1c Ki\xe1\xbb\x83ng Ph\xc6\xb0\xe1\xbb\x9bc".to_vec(),
             },
@@ -38,6 +39,7 @@ fn sample() -> Bundle {
                     owner_unit: "Đồn Biên phòng Tân Thành".into(),
                     parties: vec!["Huyện ủy Gò Công Đông".into()],
                     heads: Vec::new(),
+                    signatures: Default::default(),
                 },
                 data: Vec::new(),
             },
@@ -239,6 +241,7 @@ fn doc_strategy() -> impl Strategy<Value = (String, BundleDoc)> {
                 owner_unit,
                 parties,
                 heads,
+                signatures: Default::default(),
             };
             (id, BundleDoc { meta, data })
         })
