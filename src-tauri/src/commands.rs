@@ -826,9 +826,10 @@ pub struct Opened {
     path: String,
 }
 
-/// `open_attachment`: copies file `hash` to `opened/<first 12 hex>.<extension>` in the data
-/// directory (never named after the user's name for it) and opens it with the system's
-/// default application, without waiting. Copies older than a day are removed.
+/// `open_attachment`: copies file `hash` to `<first 12 hex>.<extension>` in
+/// [`Shell::opened_dir`] (never named after the user's name for it; a private directory) and
+/// opens it with the system's default application, without waiting. Copies older than a day
+/// are removed, and an encrypted store's all go when it locks.
 #[tauri::command(async)]
 pub fn open_attachment(shell: State<'_, Shell>, hash: String) -> Res<Opened> {
     let blob = read_blob(&shell, &hash)?.ok_or_else(not_here)?;
@@ -836,9 +837,9 @@ pub fn open_attachment(shell: State<'_, Shell>, hash: String) -> Res<Opened> {
         .mime
         .clone()
         .unwrap_or_else(|| sniff_mime(&blob.bytes, ""));
-    let dir = shell.dir().join("opened");
+    let dir = shell.opened_dir();
     files::tidy_opened(&dir);
-    std::fs::create_dir_all(&dir)
+    files::create_private_dir(&dir)
         .map_err(|e| ClientError::io(format!("creating {}", dir.display()), e))?;
     let path = dir.join(format!("{}.{}", &hash[..12], files::extension_for(&mime)));
     tidemark_client::write_atomically(&path, &blob.bytes)?;

@@ -139,6 +139,17 @@ pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBu
     ))
 }
 
+/// Creates `dir` (and its parents) readable by this user only where the system has modes.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Removes the copies opened more than a day ago from `dir` (errors ignored: it is tidying).
 pub fn tidy_opened(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {

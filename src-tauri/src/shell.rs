@@ -94,6 +94,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// See [`Shell::opened_dir`].
+fn opened_dir(dir: &std::path::Path) -> PathBuf {
+    if tidemark_client::is_encrypted(dir) {
+        if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() && p.is_dir())
+        {
+            // One directory per data directory, named without saying which.
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut h);
+            return run.join(format!("tidemark-opened-{:016x}", h.finish()));
+        }
+    }
+    dir.join("opened")
+}
+
+/// Removes every opened copy of the store in `dir` (errors ignored: there may be none).
+fn remove_opened(dir: &std::path::Path) {
+    for d in [opened_dir(dir), dir.join("opened")] {
+        match std::fs::remove_dir_all(&d) {
+            Ok(()) => tracing::info!("opened copies removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "opened copies not removed"),
+        }
+    }
+}
+
 impl Shell {
     /// State for the store in `dir`: opened now if it exists and is not encrypted; an
     /// encrypted one waits, locked, for `unlock`. The idle time comes from
@@ -114,6 +142,10 @@ impl Shell {
                 None
             }
         };
+        if tidemark_client::is_encrypted(&dir) {
+            // Copies a crash or a power cut left behind: nobody is looking at them now.
+            remove_opened(&dir);
+        }
         Shell {
             dir,
             client: Mutex::new(client),
@@ -136,6 +168,16 @@ impl Shell {
     /// The data directory.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
+    }
+
+    /// Where `open_attachment` puts the copies it hands to the system's viewer.
+    ///
+    /// For an encrypted store those copies are plaintext, so they go to the per-user runtime
+    /// directory (`$XDG_RUNTIME_DIR`: memory-backed on Linux, private to the user, gone at
+    /// logout) when there is one, and they are removed when the store locks and when the app
+    /// starts. An unencrypted store keeps them in `<data dir>/opened`.
+    pub fn opened_dir(&self) -> PathBuf {
+        opened_dir(&self.dir)
     }
 
     /// The idle time after which an encrypted store locks, if any.
@@ -231,6 +273,7 @@ impl Shell {
             engine.stop().await;
         }
         drop(open);
+        remove_opened(&self.dir);
         *lock(&self.status) = SyncStatus::Idle;
         tracing::info!("device store locked");
         let _ = app.emit("sync-status", SyncStatus::Idle);

@@ -226,6 +226,18 @@ async fn the_app_end_to_end_in_a_real_window() {
     s.screenshot(&shots.join("04-record-received-by-hq.png"))
         .await;
 
+    // Its history: every change was signed by this device and verifies.
+    let tab = s.find("[data-testid=tab-history]").await;
+    s.click(&tab).await;
+    s.find("[data-testid=history-row]").await;
+    let badges = s.find_all("[data-testid=history-signature]").await;
+    assert!(!badges.is_empty(), "the history shows signatures");
+    for b in &badges {
+        assert_eq!(s.text(b).await, "✓ Đã xác minh");
+    }
+    s.screenshot(&shots.join("18-history-signed.png")).await;
+    s.click(&s.find("[data-testid=tab-fields]").await).await;
+
     attachments_step(&s, &p, &app_dir, &exports, &shots, &id, dir.path()).await;
 
     // The plan edited at once in the app and on a committee's device: both edits merge.

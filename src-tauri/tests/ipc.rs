@@ -829,6 +829,55 @@ fn an_encrypted_store_starts_locked_refuses_a_wrong_passphrase_and_keeps_its_dat
     );
 }
 
+#[test]
+fn an_encrypted_stores_opened_copies_stay_out_of_the_data_dir_and_go_when_it_locks() {
+    let _env = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).expect("runtime dir");
+    let runtime_before = std::env::var_os("XDG_RUNTIME_DIR");
+    std::env::set_var("XDG_RUNTIME_DIR", &run);
+    std::env::set_var("TIDEMARK_OPEN_WITH", "true");
+    let store = dir.path().join("store");
+    let (app, w) = app(&store);
+    set_up(&w);
+    let id = "patrol:TT:20250301:01";
+    ok(
+        &w,
+        "save_record",
+        json!({ "record": patrol(id, "BP-15-01") }),
+    );
+    let photo = png(320, 240);
+    let a = attach(&w, id, json!({"on": "record"}), "ảnh tàu cá.png", &photo).expect("attach");
+    let hash = a["attachment"]["hash"].as_str().expect("hash").to_string();
+
+    // The plaintext copy goes to the private runtime directory, not beside the store.
+    let opened = ok(&w, "open_attachment", json!({ "hash": hash }));
+    let path = std::path::PathBuf::from(opened["path"].as_str().expect("path"));
+    assert!(path.starts_with(&run), "{}", path.display());
+    assert_eq!(std::fs::read(&path).expect("opened copy"), photo);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path.parent().expect("dir"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    assert!(!store.join("opened").exists());
+
+    // Locking removes it.
+    ok(&w, "lock", json!({}));
+    assert!(!path.exists(), "the opened copy outlived the lock");
+    drop((app, w));
+    match runtime_before {
+        Some(v) => std::env::set_var("XDG_RUNTIME_DIR", v),
+        None => std::env::remove_var("XDG_RUNTIME_DIR"),
+    }
+    std::env::remove_var("TIDEMARK_OPEN_WITH");
+}
+
 /// Polls `app_info` (a read: it does not count as activity) until `locked` is `want`.
 fn wait_locked(w: &WebviewWindow<tauri::test::MockRuntime>, want: bool, within: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(within);

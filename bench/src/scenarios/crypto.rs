@@ -1,7 +1,8 @@
 //! S7 encryption cost (issue 10): the same work on an unencrypted store and on one encrypted at
 //! rest (SQLCipher and sealed attachment files), in the same run: opening (with the passphrase's
 //! Argon2id derivation), bulk import, single-field writes, a first push of everything to the
-//! relay, and a new device of the same kind pulling it all.
+//! relay, and a new device of the same kind pulling it all. Then the cost of signed changes:
+//! signing and verifying one change, beside a single-field write measured in the same run.
 
 use std::time::Instant;
 
@@ -26,6 +27,51 @@ struct Figures {
     push_secs: f64,
     pull_secs: f64,
     store_bytes: u64,
+}
+
+/// Signing and verifying `n` change hashes, per change, against a single-field write's p50
+/// (which includes signing its change).
+fn signing_table(out: &mut Outcome, n: usize, write_p50_ms: f64) -> Result<()> {
+    use tidemark_sync_protocol::signature::verify;
+    use tidemark_sync_protocol::SigningKey;
+    let key = SigningKey::from_seed(&[7; 32]);
+    let public = key.public();
+    let hashes: Vec<[u8; 32]> = (0..n as u64)
+        .map(|i| {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&i.to_le_bytes());
+            h[24..].copy_from_slice(&(!i).to_le_bytes());
+            h
+        })
+        .collect();
+    let t = Instant::now();
+    let sigs: Vec<_> = hashes.iter().map(|h| key.sign(h)).collect();
+    let sign_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = Instant::now();
+    let valid = sigs.iter().filter(|s| verify(&public, s)).count();
+    let verify_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    ensure!(valid == n, "{} of {n} signatures did not verify", n - valid);
+    let write_us = write_p50_ms * 1000.0;
+    let mut t = Table::new(
+        "Signed changes: cost per change",
+        &["figure", "per change", "÷ single-field write p50"],
+    );
+    for (name, us) in [("sign (Ed25519)", sign_us), ("verify", verify_us)] {
+        t.row(vec![
+            name.into(),
+            format!("{us:.1} µs"),
+            format!("{:.3}×", us / write_us.max(1e-9)),
+        ]);
+    }
+    t.row(vec![
+        "bytes on the wire with each change".into(),
+        "96 B (hash + signature)".into(),
+        "—".into(),
+    ]);
+    out.tables.push(t);
+    out.metric("sign_us", sign_us);
+    out.metric("verify_us", verify_us);
+    Ok(())
 }
 
 /// S7.
@@ -224,6 +270,11 @@ pub async fn s7(ctx: &Ctx) -> Result<Outcome> {
         out.metric(&format!("{mode}_pull_secs"), f.pull_secs);
         out.metric(&format!("{mode}_store_bytes"), f.store_bytes as f64);
     }
+    signing_table(
+        &mut out,
+        if ctx.quick { 2_000 } else { 20_000 },
+        off.edit_p50_ms,
+    )?;
     out.notes
         .push("Each mode ran twice, alternating; the table keeps each mode's better run.".into());
     out.notes.push(

@@ -103,11 +103,17 @@ export interface RecordView {
   track: [number, number, number][];
 }
 
+export type SignatureVerdict = "verified" | "unsigned" | "forged" | "unknown_key";
+
 export interface HistoryEntry {
   change: string;
   author: Author;
   time: number;
   fields: { field: string; old: unknown; new: unknown }[];
+  /** hex actor of the device that made the change */
+  actor?: string;
+  /** whether its signature verifies under that device's registered key */
+  signature?: SignatureVerdict;
 }
 
 export type WriteOutcome = "created" | "updated" | "unchanged";

@@ -41,7 +41,7 @@ describe("record page", () => {
     fakeBackend({
       get_record: () => view,
       record_history: () => [
-        { change: "c2", author, time: Date.UTC(2025, 0, 1, 7, 5) / 1000, fields: [{ field: "vessel", old: "Xuồng CQ-01", new: "Xuồng CQ-02" }] },
+        { change: "c2", author, time: Date.UTC(2025, 0, 1, 7, 5) / 1000, fields: [{ field: "vessel", old: "Xuồng CQ-01", new: "Xuồng CQ-02" }], signature: "verified" },
       ],
     });
     render(RecordScreen, { id: record.id });
@@ -51,6 +51,23 @@ describe("record page", () => {
     expect(row.textContent).toContain("Trung úy Lê Quốc Vũ");
     expect(row.textContent).toContain("Phương tiện");
     expect(row.textContent).toMatch(/Xuồng CQ-01\s*→\s*Xuồng CQ-02/);
+    expect(screen.getByTestId("history-signature").textContent).toBe("✓ Đã xác minh");
+  });
+
+  it("flags a change whose signature does not verify", async () => {
+    fakeBackend({
+      get_record: () => view,
+      record_history: () => [
+        { change: "c1", author, time: Date.UTC(2025, 0, 1, 6, 0) / 1000, fields: [], signature: "verified" },
+        { change: "c3", author, time: Date.UTC(2025, 0, 1, 8, 0) / 1000, fields: [{ field: "notes", old: "", new: "Ghi chép chèn vào" }], signature: "forged" },
+      ],
+    });
+    render(RecordScreen, { id: record.id });
+    await fireEvent.click(await screen.findByTestId("tab-history"));
+    await screen.findAllByTestId("history-row");
+    const badges = screen.getAllByTestId("history-signature");
+    expect(badges.map((b) => b.textContent)).toEqual(["✗ Chữ ký giả", "✓ Đã xác minh"]);
+    expect(badges[0].classList.contains("sig-forged")).toBe(true);
   });
 
   it("imports a GPX track file as text", async () => {
