@@ -43,7 +43,8 @@ pub(crate) mod keys {
     pub const UNIT: &str = "relay.unit";
     pub const ROOT: &str = "relay.root_unit";
     pub const ENROLLED_AT: &str = "relay.enrolled_at";
-    /// The relay URL this device's signing key is registered with.
+    /// The relay device id under which this device's signing key is registered (a new
+    /// enrolment is a new device id; a new URL for the same relay is not).
     pub const KEY_REGISTERED: &str = "relay.sign_key_registered";
     pub const CURSOR: &str = "sync.cursor";
     pub const LAST_OK: &str = "sync.last_ok";
@@ -293,7 +294,7 @@ pub async fn enroll(
             (keys::UNIT, &unit),
             (keys::ROOT, &root),
             (keys::ENROLLED_AT, &now),
-            (keys::KEY_REGISTERED, &url),
+            (keys::KEY_REGISTERED, &answer.device_id),
         ];
         // A different relay has a different feed: start reading it from the beginning.
         if previous.as_deref() != Some(url.as_str()) {

@@ -240,7 +240,7 @@ impl<'a> Session<'a> {
             let c = self.client();
             (c.store().meta(keys::KEY_REGISTERED)?, c.sign_public_key()?)
         };
-        if done.as_deref() == Some(self.relay()) {
+        if done.as_deref() == Some(self.cfg.device_id.as_str()) {
             return Ok(());
         }
         match self.http.register_key(&key).await {
@@ -253,10 +253,10 @@ impl<'a> Session<'a> {
             }
             Err(e) => return Err(e),
         }
-        let relay = self.relay().to_string();
+        let device = self.cfg.device_id.clone();
         self.client()
             .store_mut()
-            .set_meta(keys::KEY_REGISTERED, &relay)?;
+            .set_meta(keys::KEY_REGISTERED, &device)?;
         tracing::info!("signing key registered with the relay");
         Ok(())
     }
