@@ -1,6 +1,7 @@
 //! Writes reported as saved survive `kill -9` at any moment.
 //!
-//! Runs the `crash_writer` example (see `examples/crash_writer.rs`) and kills it with SIGKILL
+//! Runs the `crash_writer` binary of this package (`src/bin/crash_writer.rs`; cargo builds it
+//! with the same profile and features as this test) and kills it with SIGKILL
 //! after a random delay, so kills land while the store is created and migrated, between
 //! transactions and inside them. After each kill the store is reopened and must be sound, hold
 //! every acknowledged write exactly, hold nothing that was never attempted, and keep its index in
@@ -124,55 +125,9 @@ impl Run {
     }
 }
 
-/// The example binary, next to this test's binary: `target/<profile>/examples/crash_writer`.
-///
-/// `cargo test --test crash` builds no examples, so this asks the cargo running the test (the
-/// `CARGO` variable) to build it, which also rebuilds it after any change to the crates. Run
-/// outside cargo, the binary must already exist. Either way a missing binary fails the test.
+/// The writer: a binary of this package, which cargo builds before running this test.
 fn writer_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("crash_writer{}", std::env::consts::EXE_SUFFIX));
-    let how = "build it with `cargo build -p tidemark-client --example crash_writer`";
-    if let (Ok(cargo), Some(target_dir), Some(profile)) = (
-        std::env::var("CARGO"),
-        profile_dir.parent(),
-        profile_dir.file_name().and_then(|p| p.to_str()),
-    ) {
-        let profile = if profile == "debug" { "dev" } else { profile };
-        let out = Command::new(&cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "tidemark-client",
-                "--example",
-                "crash_writer",
-                "--profile",
-                profile,
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap_or_else(|e| panic!("running `{cargo} build --example crash_writer`: {e}"));
-        assert!(
-            out.status.success(),
-            "`cargo build -p tidemark-client --example crash_writer` failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    assert!(
-        bin.is_file(),
-        "the crash_writer example is missing at {}; {how}",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_crash_writer"))
 }
 
 /// Starts the writer and, unless its stdout closes first, kills it with SIGKILL after `kill_after`.

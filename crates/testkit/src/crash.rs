@@ -1,5 +1,5 @@
-//! Records for the crash test and its writer process (`examples/crash_writer.rs` in the client
-//! crate): both must build exactly the same records from a seed and an index.
+//! Records for the crash test and its writer process (`tests/src/bin/crash_writer.rs` in the
+//! province test crate): both must build exactly the same records from a seed and an index.
 
 /// The unit of every crash-test record.
 pub const UNIT: &str = "Đồn Biên phòng Tân Thành";

@@ -1,4 +1,4 @@
-//! Crash-test writer for `tests/crash.rs`: `crash_writer DATA_DIR COUNT SEED`.
+//! Crash-test writer for `tests/tests/crash.rs`: `crash_writer DATA_DIR COUNT SEED`.
 //!
 //! Opens the store in `DATA_DIR` (creating it for “Đồn Biên phòng Tân Thành” if it has none),
 //! prints `READY`, then saves `COUNT` patrols with ids `patrol:TT:crash:{SEED}:{i}` one by one,
@@ -8,7 +8,7 @@
 //! `ACK {id}` / `ACKEDIT {id} {vessel}`, flushing stdout each time: an acknowledged line means
 //! the write was reported as saved.
 //!
-//! The records are a pure function of `SEED` and `i`; `tests/crash.rs` rebuilds them with a copy
+//! The records are a pure function of `SEED` and `i`; `tests/tests/crash.rs` rebuilds them with a copy
 //! of [`patrol_line`] and [`edit_of`], which must stay identical to the ones here.
 
 use std::io::Write;
