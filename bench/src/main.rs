@@ -176,6 +176,11 @@ async fn bench(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The allocator `tidemark-server` uses, so that the relay child (this executable with
+/// `__relay`) measures what the real relay would hold.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

@@ -119,6 +119,12 @@ enum DeviceCommand {
     },
 }
 
+/// mimalloc instead of the system allocator: under a province-year's load, glibc's per-thread
+/// arenas kept the relay at 1.8 GB resident for a document cache budgeted at 256 MB
+/// (`BENCHMARKS.md`, "Relay memory").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
