@@ -246,12 +246,7 @@ fn apply(
     }
     let mut accepted = new_changes.len();
     let held = check_authors(db, meta, &new_changes)?;
-    let incoming: Vec<_> = bundle_doc
-        .meta
-        .signatures
-        .iter()
-        .filter_map(|(hash, sig)| tidemark_sync_protocol::signature::from_hex(hash, sig))
-        .collect();
+    let incoming = tidemark_sync_protocol::signature::from_hex_map(&bundle_doc.meta.signatures);
     let signatures = crate::signing::check_signatures(db, &mut fork, &new_changes, &incoming)?;
     if !held.is_empty() {
         let via = Via {

@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use tidemark_sync_protocol::signature::{judge, verify, ChangeSignature, HASH_LEN, SIGNATURE_LEN};
+use tidemark_sync_protocol::signature::{
+    first_valid, judge, ChangeSignature, HASH_LEN, SIGNATURE_LEN,
+};
 use tidemark_sync_protocol::Verdict;
 
 use crate::db::Db;
@@ -55,13 +57,11 @@ pub(crate) fn check_signatures(
                 candidates.push(ChangeSignature { hash, sig });
             }
         }
+        if let Some(good) = key.as_deref().and_then(|k| first_valid(k, &candidates)) {
+            keep.push((hex.clone(), good.sig.to_vec()));
+            continue;
+        }
         match judge(key.as_deref(), &candidates) {
-            Verdict::Verified => {
-                let key = key.as_deref().unwrap_or_default();
-                if let Some(good) = candidates.iter().find(|s| verify(key, s)) {
-                    keep.push((hex.clone(), good.sig.to_vec()));
-                }
-            }
             Verdict::Forged => {
                 return Err(ItemError(
                     "forged_signature",
@@ -84,7 +84,7 @@ pub(crate) fn check_signatures(
             Verdict::UnknownKey => {
                 keep.extend(candidates.iter().map(|s| (hex.clone(), s.sig.to_vec())));
             }
-            Verdict::Unsigned => {}
+            Verdict::Verified | Verdict::Unsigned => {}
         }
     }
     // Signatures of changes not here yet.

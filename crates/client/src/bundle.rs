@@ -138,12 +138,9 @@ impl Client {
                 .iter()
                 .map(|c| c.hash().0)
                 .collect();
-            let signatures = self
-                .store()
-                .signatures_for(&carried)?
-                .into_iter()
-                .map(|(hash, sig)| (hex::encode(hash), hex::encode(sig)))
-                .collect();
+            let signatures = tidemark_sync_protocol::signature::to_hex_map(
+                crate::signing::to_wire(self.store().signatures_for(&carried)?),
+            );
             docs.push(BundleDoc {
                 meta: BundleDocMeta {
                     id: id.clone(),
@@ -218,14 +215,9 @@ impl Client {
                     d.meta.id
                 ))
             })?;
-            let sigs: Vec<tidemark_store::Signature> = d
-                .meta
-                .signatures
-                .iter()
-                .filter_map(|(hash, sig)| tidemark_sync_protocol::signature::from_hex(hash, sig))
-                .map(|s| (s.hash, s.sig))
-                .collect();
-            tx.put_signatures(&sigs)?;
+            tx.put_signatures(&crate::signing::from_wire(
+                &tidemark_sync_protocol::signature::from_hex_map(&d.meta.signatures),
+            ))?;
             let mut accepted = 0;
             if doc.heads() != before {
                 let arrived = doc.automerge().get_changes(&before);

@@ -171,16 +171,4 @@ impl Client {
         })?;
         Ok(key_from_hex(&seed)?.public())
     }
-
-    /// Counts of a record's changes by verdict: (verified, unsigned, forged, unknown key).
-    pub fn signature_summary(&self, id: &str) -> Result<HashMap<Verdict, usize>, ClientError> {
-        let mut doc = self.load(id)?;
-        let changes = doc.automerge().get_changes(&[]);
-        let verdicts = Judge::new(self)?.judge(&self.store, &changes)?;
-        let mut out = HashMap::new();
-        for v in verdicts.into_values() {
-            *out.entry(v).or_insert(0) += 1;
-        }
-        Ok(out)
-    }
 }

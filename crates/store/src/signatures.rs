@@ -80,14 +80,6 @@ impl Store {
             .conn
             .query_row("SELECT COUNT(*) FROM sign_keys", [], |r| r.get(0))?)
     }
-
-    /// Stores signatures outside any other write.
-    pub fn put_signatures(&mut self, sigs: &[Signature]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        put(&tx, sigs)?;
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 impl Tx<'_> {

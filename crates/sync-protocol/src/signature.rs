@@ -118,36 +118,39 @@ pub fn verify(public_key: &[u8], sig: &ChangeSignature) -> bool {
         .is_ok()
 }
 
+/// The first of `sigs` that verifies under `key`.
+pub fn first_valid<'a>(key: &[u8], sigs: &'a [ChangeSignature]) -> Option<&'a ChangeSignature> {
+    sigs.iter().find(|s| verify(key, s))
+}
+
 /// The verdict on one change given every signature known for it and its actor's key.
-pub fn judge<'a>(
-    key: Option<&[u8]>,
-    sigs: impl IntoIterator<Item = &'a ChangeSignature>,
-) -> Verdict {
-    let mut any = false;
-    for sig in sigs {
-        any = true;
-        match key {
-            Some(k) if verify(k, sig) => return Verdict::Verified,
-            _ => {}
-        }
-    }
-    match (any, key) {
-        (false, _) => Verdict::Unsigned,
-        (true, None) => Verdict::UnknownKey,
-        (true, Some(_)) => Verdict::Forged,
+pub fn judge(key: Option<&[u8]>, sigs: &[ChangeSignature]) -> Verdict {
+    match key {
+        _ if sigs.is_empty() => Verdict::Unsigned,
+        None => Verdict::UnknownKey,
+        Some(k) if first_valid(k, sigs).is_some() => Verdict::Verified,
+        Some(_) => Verdict::Forged,
     }
 }
 
-/// Hex of a signature's 64 bytes, as bundles carry it.
-pub fn sig_to_hex(sig: &ChangeSignature) -> String {
-    hex::encode(sig.sig)
+/// Signatures as a bundle's document meta carries them: hex change hash → hex signature.
+pub fn to_hex_map(
+    sigs: impl IntoIterator<Item = ChangeSignature>,
+) -> std::collections::BTreeMap<String, String> {
+    sigs.into_iter()
+        .map(|s| (hex::encode(s.hash), hex::encode(s.sig)))
+        .collect()
 }
 
-/// A signature from the hex hash and hex signature a bundle carries; `None` if malformed.
-pub fn from_hex(hash: &str, sig: &str) -> Option<ChangeSignature> {
-    let hash = <[u8; HASH_LEN]>::try_from(hex::decode(hash).ok()?).ok()?;
-    let sig = <[u8; SIGNATURE_LEN]>::try_from(hex::decode(sig).ok()?).ok()?;
-    Some(ChangeSignature { hash, sig })
+/// The signatures of a bundle's hex map; malformed entries are left out.
+pub fn from_hex_map(map: &std::collections::BTreeMap<String, String>) -> Vec<ChangeSignature> {
+    map.iter()
+        .filter_map(|(hash, sig)| {
+            let hash = <[u8; HASH_LEN]>::try_from(hex::decode(hash).ok()?).ok()?;
+            let sig = <[u8; SIGNATURE_LEN]>::try_from(hex::decode(sig).ok()?).ok()?;
+            Some(ChangeSignature { hash, sig })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -178,12 +181,17 @@ mod tests {
         let good = key.sign(&[2; 32]);
         let bad = other.sign(&[2; 32]);
         let public = key.public();
-        assert_eq!(judge(Some(&public), [&bad, &good]), Verdict::Verified);
-        assert_eq!(judge(Some(&public), [&bad]), Verdict::Forged);
-        assert_eq!(judge(Some(&public), []), Verdict::Unsigned);
-        assert_eq!(judge(None, [&good]), Verdict::UnknownKey);
-        let round = from_hex(&hex::encode(good.hash), &sig_to_hex(&good)).expect("round trip");
-        assert_eq!(round, good);
-        assert_eq!(from_hex("zz", &sig_to_hex(&good)), None);
+        assert_eq!(judge(Some(&public), &[bad, good]), Verdict::Verified);
+        assert_eq!(judge(Some(&public), &[bad]), Verdict::Forged);
+        assert_eq!(judge(Some(&public), &[]), Verdict::Unsigned);
+        assert_eq!(judge(None, &[good]), Verdict::UnknownKey);
+        let mut map = to_hex_map([good]);
+        assert_eq!(from_hex_map(&map), vec![good]);
+        map.insert("zz".into(), hex::encode(good.sig));
+        assert_eq!(
+            from_hex_map(&map),
+            vec![good],
+            "malformed entries are left out"
+        );
     }
 }
