@@ -188,6 +188,75 @@ fn run(
     }
 }
 
+/// An offered message (encoded) and the signatures of its changes.
+pub(crate) type Offer = (Vec<u8>, Vec<ChangeSignature>);
+
+/// The relay's first message of a session for a document the device has not spoken about yet:
+/// every change after the heads the relay last knew the device to share (its persisted sync
+/// state), as if the device had said "I have those heads and nothing else". This is how a
+/// session's first request brings the device's news without a round trip to learn its heads.
+///
+/// `None` when the device is known to hold the relay's heads, when there is no session to keep
+/// the state in, or when the relay's record of what they share is not in its copy (the device
+/// then asks the usual way). A device that lacks what the relay believed it shares simply does
+/// not apply the changes and asks for what it misses in its next message: Automerge's sync
+/// recovers, at the cost of a round trip.
+pub(crate) fn offer(
+    db: &Db,
+    memory: &mut Memory<'_>,
+    device: &Device,
+    doc_id: &str,
+    access: Access,
+) -> Result<Option<Offer>, ItemError> {
+    let Some(session) = memory.session else {
+        return Ok(None);
+    };
+    let mut state = match memory.sessions.take(doc_id, &device.id, session) {
+        Some(state) => state,
+        None => match db.sync_state(doc_id, &device.id)? {
+            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
+            None => State::new(),
+        },
+    };
+    let taken = take_doc(db, memory.docs, doc_id)?;
+    let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
+    let now = std::time::Instant::now();
+    let mut heads = doc.get_heads();
+    heads.sort();
+    let mut shared = state.shared_heads.clone();
+    shared.sort();
+    let known = shared.iter().all(|h| doc.get_change_by_hash(h).is_some());
+    if heads.is_empty() || heads == shared || !known {
+        memory.docs.put(doc_id, doc, stored, version, now);
+        memory.sessions.put(doc_id, &device.id, session, state, now);
+        return Ok(None);
+    }
+    state.set_read_only(access < Access::Write);
+    state.their_heads = Some(shared.clone());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![automerge::sync::Have {
+        last_sync: shared,
+        bloom: automerge::sync::BloomFilter::default(),
+    }]);
+    // The device runs this build's Automerge: a document it has nothing of goes whole (one
+    // compressed save) rather than change by change.
+    state.their_capabilities = Some(vec![
+        automerge::sync::Capability::MessageV1,
+        automerge::sync::Capability::MessageV2,
+    ]);
+    let sent_before = state.sent_hashes.clone();
+    let message = doc.sync().generate_sync_message(&mut state);
+    let sent: Vec<automerge::ChangeHash> = state
+        .sent_hashes
+        .difference(&sent_before)
+        .copied()
+        .collect();
+    let signatures = signatures_to_send(db, &sent)?;
+    memory.docs.put(doc_id, doc, stored, version, now);
+    memory.sessions.put(doc_id, &device.id, session, state, now);
+    Ok(message.map(|m| (m.encode(), signatures)))
+}
+
 /// The document and caller of one item, as checked.
 struct Item<'a> {
     doc_id: &'a str,

@@ -1,6 +1,7 @@
 //! The deterministic multi-replica simulation (`tidemark_province::sim`) over many seeds.
 //!
-//! `TIDEMARK_SIM_SEEDS=N` runs N seeds (default 200; the long mode runs thousands),
+//! `TIDEMARK_SIM_SEEDS=N` runs N seeds (default 200; the long mode runs thousands) from
+//! `TIDEMARK_SIM_FROM` (default 0),
 //! `TIDEMARK_SIM_STEPS=N` steps each (default 40), `TIDEMARK_SIM_SEED=S` replays one seed.
 //! Seeds run on two threads, each with its own runtime; a failure names its seed.
 
@@ -17,7 +18,10 @@ fn env(name: &str) -> Option<u64> {
 fn every_seed_converges_and_keeps_every_acknowledged_write() {
     let seeds: Vec<u64> = match env("TIDEMARK_SIM_SEED") {
         Some(s) => vec![s],
-        None => (0..env("TIDEMARK_SIM_SEEDS").unwrap_or(200)).collect(),
+        None => {
+            let from = env("TIDEMARK_SIM_FROM").unwrap_or(0);
+            (from..from + env("TIDEMARK_SIM_SEEDS").unwrap_or(200)).collect()
+        }
     };
     let steps = env("TIDEMARK_SIM_STEPS").unwrap_or(40) as usize;
     let next = Arc::new(AtomicU64::new(0));

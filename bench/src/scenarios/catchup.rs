@@ -436,8 +436,9 @@ pub async fn s1(ctx: &Ctx) -> Result<Outcome> {
         ));
     }
     out.notes.push(
-        "Round trips are HTTP requests (`SyncReport.wire.requests`): the feed, creating the new \
-         documents, each sync round, delivery receipts. Socket bytes include HTTP headers; \
+        "Round trips are HTTP requests (`SyncReport.wire.requests`): `POST /v1/session` carries \
+         the feed, the new documents, the sync messages and the receipts; the relay answers the \
+         feed with its news. Socket bytes include HTTP headers; \
          \"bodies\" are the request and response bodies as sent (zstd)."
             .into(),
     );

@@ -22,5 +22,8 @@ pub use bundle::{
 pub use envelope::{
     decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, OLDEST_VERSION, VERSION,
 };
-pub use response::{decode_response, encode_response, MAX_STATUS, RESPONSE_MAGIC};
+pub use response::{
+    decode_response, decode_session, encode_response, encode_session, MAX_STATUS, RESPONSE_MAGIC,
+    SESSION_MAGIC,
+};
 pub use signature::{ChangeSignature, SigningKey, Verdict};

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::handlers::CreateDocument;
 use super::{body, AppState, Authed};
-use crate::db::{Access, Db, NewDocument};
+use crate::db::{Access, Db, Device, NewDocument};
 use crate::error::AppError;
 
 /// Most documents in one batch request.
@@ -26,9 +26,9 @@ struct BatchRequest {
 }
 
 #[derive(Debug, Serialize)]
-struct BatchResult {
-    id: String,
-    code: &'static str,
+pub(super) struct BatchResult {
+    pub(super) id: String,
+    pub(super) code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
 }
@@ -50,35 +50,42 @@ pub async fn create_documents(
         )));
     }
     let max_doc_id = state.settings().limits().max_doc_id;
-    let checked: Vec<(String, Result<NewDocument, AppError>)> = req
-        .documents
-        .into_iter()
-        .map(|d| (d.id.clone(), d.checked(max_doc_id)))
-        .collect();
-    let total = checked.len();
+    let total = req.documents.len();
     let results = state
-        .with_db(move |db| {
-            let valid: Vec<NewDocument> = checked
-                .iter()
-                .filter_map(|(_, r)| r.as_ref().ok().cloned())
-                .collect();
-            let mut created = db.create_documents(&device, &valid)?.into_iter();
-            let mut out = Vec::with_capacity(checked.len());
-            for (id, r) in checked {
-                let outcome = match r {
-                    Ok(_) => created
-                        .next()
-                        .unwrap_or(Err(AppError::Internal("batch results out of step".into()))),
-                    Err(e) => Err(e),
-                };
-                out.push(result(id, outcome));
-            }
-            Ok(out)
-        })
+        .with_db(move |db| create_all(db, &device, req.documents, max_doc_id))
         .await?;
     let created = results.iter().filter(|r| r.code == "created").count();
     tracing::info!(documents = total, created, "document batch");
     Ok(Json(serde_json::json!({ "results": results })))
+}
+
+/// Creates `documents` for `device` in one transaction; one result each, in order.
+pub(super) fn create_all(
+    db: &Db,
+    device: &Device,
+    documents: Vec<CreateDocument>,
+    max_doc_id: usize,
+) -> Result<Vec<BatchResult>, AppError> {
+    let checked: Vec<(String, Result<NewDocument, AppError>)> = documents
+        .into_iter()
+        .map(|d| (d.id.clone(), d.checked(max_doc_id)))
+        .collect();
+    let valid: Vec<NewDocument> = checked
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok().cloned())
+        .collect();
+    let mut created = db.create_documents(device, &valid)?.into_iter();
+    let mut out = Vec::with_capacity(checked.len());
+    for (id, r) in checked {
+        let outcome = match r {
+            Ok(_) => created
+                .next()
+                .unwrap_or(Err(AppError::Internal("batch results out of step".into()))),
+            Err(e) => Err(e),
+        };
+        out.push(result(id, outcome));
+    }
+    Ok(out)
 }
 
 fn result(id: String, outcome: Result<(), AppError>) -> BatchResult {
@@ -107,7 +114,7 @@ struct ReceiptsRequest {
 }
 
 #[derive(Debug, Serialize)]
-struct DocReceipt {
+pub(super) struct DocReceipt {
     id: String,
     units: Vec<UnitReceipt>,
 }
@@ -147,23 +154,31 @@ pub async fn receipts(
         )));
     }
     let docs = state
-        .with_db(move |db| {
-            let mut roots: HashMap<String, bool> = HashMap::new();
-            let mut out = Vec::new();
-            for id in req.ids {
-                let Some(meta) = db.doc_meta(&id)? else {
-                    continue;
-                };
-                if db.access(&device.unit, &meta)? == Access::None {
-                    continue;
-                }
-                let units = unit_receipts(db, &id, &device.id, &mut roots)?;
-                out.push(DocReceipt { id, units });
-            }
-            Ok(out)
-        })
+        .with_db(move |db| receipts_for(db, &device, req.ids))
         .await?;
     Ok(Json(serde_json::json!({ "documents": docs })))
+}
+
+/// The receipts of `ids` that `device`'s unit may read (shared by `POST /v1/receipts` and the
+/// session request).
+pub(super) fn receipts_for(
+    db: &Db,
+    device: &Device,
+    ids: Vec<String>,
+) -> Result<Vec<DocReceipt>, AppError> {
+    let mut roots: HashMap<String, bool> = HashMap::new();
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(meta) = db.doc_meta(&id)? else {
+            continue;
+        };
+        if db.access(&device.unit, &meta)? == Access::None {
+            continue;
+        }
+        let units = unit_receipts(db, &id, &device.id, &mut roots)?;
+        out.push(DocReceipt { id, units });
+    }
+    Ok(out)
 }
 
 /// Every unit with a persisted sync state for `doc_id` by a device other than `caller`, with

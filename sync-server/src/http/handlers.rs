@@ -177,15 +177,26 @@ pub struct FeedQuery {
     keys: Option<i64>,
 }
 
+/// One document of a feed page.
 #[derive(Debug, Serialize)]
-struct FeedDoc {
-    id: String,
-    heads: Vec<String>,
-    access: Access,
+pub(super) struct FeedDoc {
+    pub(super) id: String,
+    pub(super) heads: Vec<String>,
+    pub(super) access: Access,
+}
+
+/// One page of the change feed.
+#[derive(Debug, Serialize)]
+pub(super) struct FeedPage {
+    pub(super) cursor: i64,
+    pub(super) more: bool,
+    pub(super) documents: Vec<FeedDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) keys: Option<Vec<crate::db::KeyEntry>>,
 }
 
 /// Feed rows scanned per request; a client with more to catch up asks again from `cursor`.
-const FEED_PAGE: usize = 1000;
+pub(super) const FEED_PAGE: usize = 1000;
 
 /// `GET /v1/feed?since=N[&keys=K]` → `{cursor, more, documents:[{id, heads, access}],
 /// keys?:[{actor, key, device, unit}]}`: documents this device may read that changed after `N`,
@@ -197,51 +208,62 @@ pub async fn feed(
     query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let Query(q) = query.map_err(|_| AppError::bad("bad_query", "since must be an integer"))?;
-    let (cursor, more, docs, keys) = state
-        .with_db(move |db| {
-            let keys = match q.keys {
-                Some(held) if db.sign_key_count()? > held => Some(db.sign_keys()?),
-                _ => None,
-            };
-            let rows = db.feed_after(q.since, FEED_PAGE)?;
-            let more = rows.len() == FEED_PAGE;
-            let cursor = rows.last().map_or(q.since, |r| r.seq);
-            let mut access: HashMap<String, Access> = HashMap::new();
-            let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();
-            let mut at: HashMap<String, i64> = HashMap::new();
-            for row in rows {
-                let a = match access.get(&row.doc_id) {
-                    Some(a) => *a,
-                    None => {
-                        let a = match db.doc_meta(&row.doc_id)? {
-                            Some(meta) => db.access(&device.unit, &meta)?,
-                            None => Access::None,
-                        };
-                        access.insert(row.doc_id.clone(), a);
-                        a
-                    }
-                };
-                if a == Access::None {
-                    continue;
-                }
-                if let Some(old) = at.insert(row.doc_id.clone(), row.seq) {
-                    latest.remove(&old);
-                }
-                let doc = FeedDoc {
-                    id: row.doc_id,
-                    heads: row.heads,
-                    access: a,
-                };
-                latest.insert(row.seq, doc);
-            }
-            Ok((cursor, more, latest.into_values().collect::<Vec<_>>(), keys))
-        })
+    let page = state
+        .with_db(move |db| feed_page(db, &device, q.since, q.keys))
         .await?;
-    let mut page = serde_json::json!({"cursor": cursor, "more": more, "documents": docs});
-    if let Some(keys) = keys {
-        page["keys"] = serde_json::to_value(keys).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(Json(
+        serde_json::to_value(page).map_err(|e| AppError::Internal(e.to_string()))?,
+    ))
+}
+
+/// The feed page after `since` for `device` (shared by `GET /v1/feed` and the session request).
+pub(super) fn feed_page(
+    db: &crate::db::Db,
+    device: &crate::db::Device,
+    since: i64,
+    keys_held: Option<i64>,
+) -> Result<FeedPage, AppError> {
+    let keys = match keys_held {
+        Some(held) if db.sign_key_count()? > held => Some(db.sign_keys()?),
+        _ => None,
+    };
+    let rows = db.feed_after(since, FEED_PAGE)?;
+    let more = rows.len() == FEED_PAGE;
+    let cursor = rows.last().map_or(since, |r| r.seq);
+    let mut access: HashMap<String, Access> = HashMap::new();
+    let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();
+    let mut at: HashMap<String, i64> = HashMap::new();
+    for row in rows {
+        let a = match access.get(&row.doc_id) {
+            Some(a) => *a,
+            None => {
+                let a = match db.doc_meta(&row.doc_id)? {
+                    Some(meta) => db.access(&device.unit, &meta)?,
+                    None => Access::None,
+                };
+                access.insert(row.doc_id.clone(), a);
+                a
+            }
+        };
+        if a == Access::None {
+            continue;
+        }
+        if let Some(old) = at.insert(row.doc_id.clone(), row.seq) {
+            latest.remove(&old);
+        }
+        let doc = FeedDoc {
+            id: row.doc_id,
+            heads: row.heads,
+            access: a,
+        };
+        latest.insert(row.seq, doc);
     }
-    Ok(Json(page))
+    Ok(FeedPage {
+        cursor,
+        more,
+        documents: latest.into_values().collect(),
+        keys,
+    })
 }
 
 #[derive(Debug, Deserialize)]

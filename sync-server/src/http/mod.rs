@@ -6,6 +6,7 @@ mod batch;
 mod body;
 mod bundles;
 mod handlers;
+mod session;
 mod sync;
 mod tls;
 
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/feed", get(handlers::feed))
         .route("/v1/receipts", post(batch::receipts))
         .route("/v1/sync", post(sync::sync))
+        .route("/v1/session", post(session::session))
         .route(
             "/v1/attachments/{hash}",
             get(attachments::info).post(attachments::begin),

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use tidemark_sync_protocol::{decode, encode_response, DocMessage, Envelope, EnvelopeError};
 
 use super::{body, AppState, Authed};
+use crate::db::{Db, Device};
 use crate::error::AppError;
-use crate::sync::{sync_item, Memory};
+use crate::sync::{sync_item, ItemStatus, Memory};
 
 /// Request header naming the client's sync session (see [`crate::session`]).
 pub const SESSION_HEADER: &str = "tidemark-session";
@@ -33,18 +34,7 @@ pub async fn sync(
     let env = decode(&bytes, &settings.limits()).map_err(envelope_error)?;
     let items = env.items.len();
     let device_id = device.id.clone();
-    let session = match headers.get(SESSION_HEADER) {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|s| !s.is_empty() && s.len() <= 64)
-                .ok_or_else(|| {
-                    AppError::bad("bad_header", "Tidemark-Session is 1 to 64 characters")
-                })?
-                .to_string(),
-        ),
-    };
+    let session = session_name(&headers)?;
     let metrics_state = state.clone();
     let (statuses, replies) = state
         .with_db(move |db| {
@@ -57,38 +47,21 @@ pub async fn sync(
                 sessions: &mut sessions,
                 session: session.as_deref(),
             };
-            let mut statuses = Vec::with_capacity(env.items.len());
-            let mut replies = Vec::new();
-            for item in env.items {
-                let out = sync_item(
-                    db,
-                    &mut memory,
-                    &device,
-                    &item.doc_id,
-                    &item.message,
-                    &item.signatures,
-                );
-                metrics_state.metrics().item(out.status.code, out.loaded);
-                if let Some(message) = out.reply {
-                    replies.push(DocMessage {
-                        doc_id: item.doc_id,
-                        message,
-                        signatures: out.signatures,
-                    });
-                }
-                statuses.push(out.status);
-            }
-            Ok((statuses, replies))
+            Ok(run_items(
+                &metrics_state,
+                db,
+                &mut memory,
+                &device,
+                env.items,
+            ))
         })
         .await?;
     let status = serde_json::to_vec(&serde_json::json!({ "items": statuses }))
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut out = encode_response(&status, &Envelope { items: replies });
-    let zstd = body::accepts_zstd(&headers);
-    if zstd {
-        out = zstd::encode_all(out.as_slice(), 3)
-            .map_err(|e| AppError::Internal(format!("zstd failed: {e}")))?;
-    }
+    let out = framed(
+        &headers,
+        encode_response(&status, &Envelope { items: replies }),
+    )?;
     state.metrics().sync_round(bytes.len(), out.len());
     tracing::info!(
         device = %device_id,
@@ -98,17 +71,79 @@ pub async fn sync(
         ms = started.elapsed().as_millis() as u64,
         "sync round"
     );
+    Ok(sync_response(&headers, out))
+}
+
+/// The `Tidemark-Session` header, checked.
+pub(super) fn session_name(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    match headers.get(SESSION_HEADER) {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            v.to_str()
+                .ok()
+                .filter(|s| !s.is_empty() && s.len() <= 64)
+                .ok_or_else(|| {
+                    AppError::bad("bad_header", "Tidemark-Session is 1 to 64 characters")
+                })?
+                .to_string(),
+        )),
+    }
+}
+
+/// Runs every item of a request in order: statuses, and the replies that have a message.
+pub(super) fn run_items(
+    state: &AppState,
+    db: &Db,
+    memory: &mut Memory<'_>,
+    device: &Device,
+    items: Vec<DocMessage>,
+) -> (Vec<ItemStatus>, Vec<DocMessage>) {
+    let mut statuses = Vec::with_capacity(items.len());
+    let mut replies = Vec::new();
+    for item in items {
+        let out = sync_item(
+            db,
+            memory,
+            device,
+            &item.doc_id,
+            &item.message,
+            &item.signatures,
+        );
+        state.metrics().item(out.status.code, out.loaded);
+        if let Some(message) = out.reply {
+            replies.push(DocMessage {
+                doc_id: item.doc_id,
+                message,
+                signatures: out.signatures,
+            });
+        }
+        statuses.push(out.status);
+    }
+    (statuses, replies)
+}
+
+/// The response body, zstd-compressed when the client takes it.
+pub(super) fn framed(headers: &HeaderMap, out: Vec<u8>) -> Result<Vec<u8>, AppError> {
+    if body::accepts_zstd(headers) {
+        return zstd::encode_all(out.as_slice(), 3)
+            .map_err(|e| AppError::Internal(format!("zstd failed: {e}")));
+    }
+    Ok(out)
+}
+
+/// A sync response around a body from [`framed`].
+pub(super) fn sync_response(headers: &HeaderMap, out: Vec<u8>) -> Response {
     let mut response = ([(CONTENT_TYPE, SYNC_MEDIA_TYPE)], out).into_response();
-    if zstd {
+    if body::accepts_zstd(headers) {
         response.headers_mut().insert(
             CONTENT_ENCODING,
             axum::http::HeaderValue::from_static("zstd"),
         );
     }
-    Ok(response)
+    response
 }
 
-fn envelope_error(e: EnvelopeError) -> AppError {
+pub(super) fn envelope_error(e: EnvelopeError) -> AppError {
     match e {
         EnvelopeError::TooLarge(what) => AppError::TooLarge(what.to_string()),
         other => AppError::bad("bad_envelope", format!("{} ({})", other, other.code())),

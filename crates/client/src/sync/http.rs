@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::attachment::Manifest;
-use tidemark_sync_protocol::{decode_response, encode, DocMessage, Envelope, Limits};
+use tidemark_sync_protocol::{decode_response, encode_session, DocMessage, Envelope, Limits};
 
 use super::SyncError;
 
@@ -143,9 +143,45 @@ pub struct ItemStatus {
     pub accepted: usize,
 }
 
-#[derive(Debug, Deserialize)]
-struct StatusDoc {
-    items: Vec<ItemStatus>,
+/// What a session request asks for besides its sync messages.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SessionAsk {
+    /// Read the feed after this point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<FeedAsk>,
+    /// Documents to create before the messages run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub create: Vec<NewDoc>,
+    /// Documents whose receipts to read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<String>,
+}
+
+/// The feed part of a [`SessionAsk`].
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedAsk {
+    /// The cursor to read after.
+    pub since: i64,
+    /// How many signing keys the device holds.
+    pub keys: i64,
+    /// Most bytes of offered messages the device wants in one answer.
+    pub max_bytes: usize,
+}
+
+/// The relay's answer to a session request (its envelope comes beside it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionAnswer {
+    /// One status per sync message sent.
+    pub items: Vec<ItemStatus>,
+    /// One result per document asked to be created.
+    #[serde(default)]
+    pub created: Vec<CreateResult>,
+    /// The feed page, when asked.
+    #[serde(default)]
+    pub feed: Option<FeedPage>,
+    /// Receipts, when asked.
+    #[serde(default)]
+    pub receipts: Vec<DocReceipts>,
 }
 
 /// What the relay knows about which units hold which heads of one document.
@@ -364,59 +400,26 @@ impl RelayHttp {
         Ok(())
     }
 
-    /// `GET /v1/feed?since=N&keys=K`: K is how many signing keys the device holds.
-    pub async fn feed(&self, since: i64, keys: i64) -> Result<FeedPage, SyncError> {
-        self.json(
-            self.http
-                .get(self.url(&format!("/v1/feed?since={since}&keys={keys}"))),
-            None,
-        )
-        .await
-    }
-
-    /// `POST /v1/documents/batch`.
-    pub async fn create_batch(&self, docs: &[NewDoc]) -> Result<Vec<CreateResult>, SyncError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            results: Vec<CreateResult>,
-        }
-        let body = serde_json::json!({ "documents": docs });
-        let a: Answer = self
-            .json(self.http.post(self.url("/v1/documents/batch")), Some(&body))
-            .await?;
-        Ok(a.results)
-    }
-
-    /// `POST /v1/sync`: one round for many documents.
-    pub async fn sync(
+    /// `POST /v1/session`: creations, sync messages, a feed page with the relay's offers, and
+    /// receipts, in one request.
+    pub async fn session(
         &self,
         session: &str,
+        ask: &SessionAsk,
         items: Vec<DocMessage>,
-    ) -> Result<(Vec<ItemStatus>, Vec<DocMessage>), SyncError> {
-        let body = encode(&Envelope { items });
+    ) -> Result<(SessionAnswer, Vec<DocMessage>), SyncError> {
+        let header = serde_json::to_vec(ask).map_err(|e| SyncError::internal(e.to_string()))?;
+        let body = encode_session(&header, &Envelope { items });
         let req = self
             .http
-            .post(self.url("/v1/sync"))
+            .post(self.url("/v1/session"))
             .header("tidemark-session", session);
         let bytes = self.send(req, Some((&body, SYNC_MEDIA_TYPE))).await?;
         let (status, env) = decode_response(&bytes, &Limits::default())
-            .map_err(|e| SyncError::bad_response(format!("malformed sync response: {e}")))?;
-        let status: StatusDoc = serde_json::from_slice(&status)
-            .map_err(|e| SyncError::bad_response(format!("malformed sync status: {e}")))?;
-        Ok((status.items, env.items))
-    }
-
-    /// `POST /v1/receipts`.
-    pub async fn receipts(&self, ids: &[String]) -> Result<Vec<DocReceipts>, SyncError> {
-        #[derive(Deserialize)]
-        struct Answer {
-            documents: Vec<DocReceipts>,
-        }
-        let body = serde_json::json!({ "ids": ids });
-        let a: Answer = self
-            .json(self.http.post(self.url("/v1/receipts")), Some(&body))
-            .await?;
-        Ok(a.documents)
+            .map_err(|e| SyncError::bad_response(format!("malformed session response: {e}")))?;
+        let answer: SessionAnswer = serde_json::from_slice(&status)
+            .map_err(|e| SyncError::bad_response(format!("malformed session status: {e}")))?;
+        Ok((answer, env.items))
     }
 
     /// `POST /v1/bundles`: hands a bundle to the relay; returns its receipt (JSON bytes).

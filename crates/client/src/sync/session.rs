@@ -1,13 +1,16 @@
-//! One sync session with the relay: read the change feed, create the documents the relay
-//! lacks, run batched `automerge::sync` rounds until nothing is left to say, then ask which
-//! units hold what (delivery receipts).
+//! One sync session with the relay: `POST /v1/session` requests until nothing is left to say.
+//! Each carries what is left of: the change feed to read (the relay answers each document with
+//! news with its first sync message straight away), the documents the relay lacks (created
+//! first, then pushed whole in the same request), batched `automerge::sync` messages (a
+//! document's first message pushes everything after the heads last shared), and delivery
+//! receipts to read (which units hold what).
 //!
 //! Every reply is applied and its sync state persisted in one SQLite transaction per request,
 //! so a connection cut at any point loses nothing: the next session starts from the persisted
 //! states (the heads both sides are known to share), and Automerge ignores changes it already
 //! has, so nothing is duplicated either.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,9 +20,11 @@ use rand::RngCore;
 use serde::Serialize;
 use tidemark_domain::document::RecordDoc;
 use tidemark_store::{heads_key, ReceiptRow, SignKey};
-use tidemark_sync_protocol::{ChangeSignature, DocMessage};
+use tidemark_sync_protocol::DocMessage;
 
-use super::http::{NewDoc, RelayHttp, WireCounters, WireTotals};
+use super::http::{
+    FeedAsk, NewDoc, RelayHttp, SessionAnswer, SessionAsk, WireCounters, WireTotals,
+};
 use super::sharing::new_doc;
 use super::{connect, keys, lock, RelayConfig, SharedClient, SyncError, SyncOptions, SyncStatus};
 use crate::records::{heads_of, persist};
@@ -78,6 +83,8 @@ pub async fn sync_once(
         name: session_name(),
         done: 0,
         total: 0,
+        plain: HashSet::new(),
+        news: HashMap::new(),
     };
     let mut result = s.run().await;
     let mut report = s.report;
@@ -138,11 +145,10 @@ struct Session<'a> {
     name: String,
     done: usize,
     total: usize,
-}
-
-/// A document in a batch: its sync state for this session.
-struct Live {
-    state: State,
+    /// Documents whose messages are not to push changes unasked (the relay refused one).
+    plain: HashSet<String>,
+    /// The relay's heads of every document the feed listed this session.
+    news: HashMap<String, Vec<String>>,
 }
 
 impl<'a> Session<'a> {
@@ -167,70 +173,233 @@ impl<'a> Session<'a> {
     }
 
     /// The whole session; returns the feed cursor to store.
+    ///
+    /// Every request is a `POST /v1/session` carrying whatever is left to say: the next page
+    /// of the feed to read (the relay answers it with its first message for each document with
+    /// news), documents to create, sync messages (a document's first message of the session
+    /// pushes every change after the heads last shared with the relay, without waiting to be
+    /// asked), and receipts to read. A station's catch-up is two requests: everything, then its
+    /// acknowledgements.
     async fn run(&mut self) -> Result<i64, SyncError> {
-        let (cursor, from_feed) = self.read_feed().await?;
         self.register_key().await?;
-        self.register().await?;
-        self.sync_documents(from_feed).await?;
-        self.receipts().await?;
-        Ok(cursor)
-    }
-
-    /// Reads the feed from the stored cursor; returns the new cursor and the documents whose
-    /// relay heads this device lacks.
-    async fn read_feed(&mut self) -> Result<(i64, BTreeSet<String>), SyncError> {
         let mut cursor: i64 = self
             .client()
             .store()
             .meta(keys::CURSOR)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let mut need = BTreeSet::new();
+        self.total = self.client().store().pending_count(self.relay())?;
+        self.tick();
+        let start_cursor = cursor;
+        let mut retried = false;
+        let mut receipts: Vec<String> = self.receipt_ids()?;
+        let mut feed_open = true;
+        let mut tried_create: HashSet<String> = HashSet::new();
+        let mut live: HashMap<String, State> = HashMap::new();
+        let mut todo: Vec<String> = Vec::new();
+        let mut queued: HashSet<String> = HashSet::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut rounds: HashMap<String, usize> = HashMap::new();
+        let mut outbox: std::collections::VecDeque<DocMessage> = Default::default();
         loop {
-            let held = self.client().store().sign_key_count()?;
-            let page = self.http.feed(cursor, held).await?;
-            {
-                let mut c = self.client();
-                let relay = self.relay().to_string();
-                let now = now_secs();
-                let store = c.store_mut();
-                let mut missing = Vec::new();
-                for doc in &page.documents {
-                    if doc.heads.is_empty() {
-                        continue;
-                    }
-                    let local = store.doc_heads(&doc.id)?;
-                    if local.as_deref() != Some(heads_key(&doc.heads).as_str()) {
-                        missing.push(doc.id.clone());
+            let create = self.next_creates(&mut tried_create)?;
+            let creating: HashSet<String> = create.iter().map(|d| d.id.clone()).collect();
+            if outbox.is_empty() {
+                // New documents go with their creation; then what the last answers call for;
+                // then documents with changes the relay has not confirmed.
+                let mut ids: Vec<String> = Vec::new();
+                let mut picked: HashSet<String> = HashSet::new();
+                for id in create.iter().map(|d| d.id.clone()).chain(todo.drain(..)) {
+                    queued.remove(&id);
+                    if picked.insert(id.clone()) {
+                        ids.push(id);
                     }
                 }
-                let tx = store.begin()?;
-                for doc in &page.documents {
-                    tx.mark_registered(&relay, &doc.id, now)?;
+                if ids.len() < self.opts.batch_docs {
+                    let more = self.pending_to_push(&seen, &creating, self.opts.batch_docs)?;
+                    for id in more {
+                        if ids.len() >= self.opts.batch_docs {
+                            break;
+                        }
+                        if picked.insert(id.clone()) {
+                            ids.push(id);
+                        }
+                    }
                 }
-                if let Some(keys) = &page.keys {
-                    let keys: Vec<SignKey> = keys
-                        .iter()
-                        .filter_map(|k| {
-                            Some(SignKey {
-                                actor: k.actor.to_ascii_lowercase(),
-                                key: hex::decode(&k.key).ok()?,
-                                device: k.device.clone(),
-                                unit: k.unit.clone(),
-                            })
-                        })
-                        .collect();
-                    tx.put_sign_keys(&keys)?;
+                ids.retain(|id| {
+                    let n = rounds.entry(id.clone()).or_insert(0);
+                    *n += 1;
+                    if *n > self.opts.max_rounds {
+                        tracing::warn!(doc = %id, "document still exchanging after the round limit");
+                        return false;
+                    }
+                    true
+                });
+                for id in &ids {
+                    if seen.insert(id.clone()) {
+                        self.report.documents += 1;
+                    }
                 }
-                tx.commit()?;
-                need.extend(missing);
+                outbox.extend(self.generate(&mut live, &ids)?);
             }
-            cursor = page.cursor;
-            if !page.more {
-                break;
+            let items = self.take_request(&mut outbox);
+            let feed = feed_open.then(|| -> Result<FeedAsk, SyncError> {
+                Ok(FeedAsk {
+                    since: cursor,
+                    keys: self.client().store().sign_key_count()?,
+                    max_bytes: self.opts.max_request_bytes,
+                })
+            });
+            let feed = feed.transpose()?;
+            let receipts_now: Vec<String> = receipts
+                .drain(..receipts.len().min(IDS_PER_REQUEST))
+                .collect();
+            if items.is_empty() && create.is_empty() && feed.is_none() && receipts_now.is_empty() {
+                let behind = self.behind()?;
+                if !behind.is_empty() && !retried {
+                    // A document the feed announced did not arrive: ask for it once more,
+                    // from the relay's own account of what this device holds.
+                    retried = true;
+                    tracing::warn!(
+                        documents = behind.len(),
+                        "feed documents still behind; asking again"
+                    );
+                    for id in behind {
+                        live.remove(&id);
+                        rounds.remove(&id);
+                        self.plain.insert(id.clone());
+                        if queued.insert(id.clone()) {
+                            todo.push(id);
+                        }
+                    }
+                    continue;
+                }
+                self.done = self.total;
+                self.tick();
+                if !behind.is_empty() {
+                    // Keep the cursor where the session found it, so the next session reads
+                    // these documents from the feed again rather than forgetting them.
+                    tracing::warn!(
+                        documents = behind.len(),
+                        "feed documents still behind after the session"
+                    );
+                    return Ok(start_cursor);
+                }
+                return Ok(cursor);
+            }
+            let ask = SessionAsk {
+                feed,
+                create,
+                receipts: receipts_now,
+            };
+            let sent: Vec<String> = items.iter().map(|m| m.doc_id.clone()).collect();
+            self.report.sync_requests += 1;
+            let (answer, replies) = self.http.session(&self.name, &ask, items).await?;
+            let lacking = self.apply(&mut live, &ask, &sent, answer.clone(), replies)?;
+            if let Some(page) = &answer.feed {
+                cursor = page.cursor;
+                feed_open = page.more;
+            }
+            // Every document that heard from the relay (to acknowledge) and every feed document
+            // still behind: their next message goes in the next request.
+            for id in lacking
+                .into_iter()
+                .chain(live.keys().cloned().collect::<Vec<_>>())
+            {
+                if queued.insert(id.clone()) {
+                    todo.push(id);
+                }
+            }
+            self.tick();
+        }
+    }
+
+    /// Documents the feed announced this session whose relay heads are not all here.
+    fn behind(&self) -> Result<Vec<String>, SyncError> {
+        let c = self.client();
+        let mut out = Vec::new();
+        for (id, heads) in &self.news {
+            let store = c.store();
+            if store.doc_heads(id)?.as_deref() == Some(heads_key(heads).as_str()) {
+                continue;
+            }
+            // Refused documents are reported as such, not asked for again.
+            if store
+                .sync_row(self.relay(), id)?
+                .is_some_and(|r| r.error.is_some())
+            {
+                continue;
+            }
+            let theirs: Vec<ChangeHash> = heads.iter().filter_map(|h| h.parse().ok()).collect();
+            let here = match c.store().load_doc(id)? {
+                Some(bytes) => RecordDoc::load(&bytes, &c.identity().actor)
+                    .map(|mut d| d.has_heads(&theirs))
+                    .unwrap_or(true),
+                None => false,
+            };
+            if !here {
+                out.push(id.clone());
             }
         }
-        Ok((cursor, need))
+        Ok(out)
+    }
+
+    /// Documents to ask receipts for: those awaiting the root unit's, unless this device is
+    /// the root unit's (HQ does not wait for HQ).
+    fn receipt_ids(&self) -> Result<Vec<String>, SyncError> {
+        if self.cfg.root_unit.as_deref() == Some(self.cfg.unit.as_str()) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .client()
+            .store()
+            .docs_awaiting_root_receipt(self.relay(), RECEIPTS_PER_SESSION)?)
+    }
+
+    /// The next documents to create at the relay (each tried once a session).
+    fn next_creates(&self, tried: &mut HashSet<String>) -> Result<Vec<NewDoc>, SyncError> {
+        let c = self.client();
+        let ids = c
+            .store()
+            .unregistered_docs(self.relay(), IDS_PER_REQUEST + tried.len())?;
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= IDS_PER_REQUEST {
+                break;
+            }
+            if !tried.insert(id.clone()) {
+                continue;
+            }
+            if let Some(doc) = new_doc(&c, &id, &self.cfg.unit)? {
+                out.push(doc);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Documents with changes the relay has not confirmed, not yet handled this session and
+    /// known to the relay (or being created in this request).
+    fn pending_to_push(
+        &self,
+        seen: &HashSet<String>,
+        creating: &HashSet<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, SyncError> {
+        let c = self.client();
+        let store = c.store();
+        let mut out = Vec::new();
+        for id in store.pending_docs(self.relay(), limit + seen.len())? {
+            if seen.contains(&id) {
+                continue;
+            }
+            let registered = store
+                .sync_row(self.relay(), &id)?
+                .is_some_and(|r| r.registered);
+            if registered || creating.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Registers this device's signing key with the relay once (a device enrolled before
@@ -261,139 +430,18 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Creates at the relay every local document it does not know yet.
-    async fn register(&mut self) -> Result<(), SyncError> {
-        loop {
-            let batch: Vec<NewDoc> = {
-                let c = self.client();
-                let ids = c.store().unregistered_docs(self.relay(), IDS_PER_REQUEST)?;
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if let Some(doc) = new_doc(&c, &id, &self.cfg.unit)? {
-                        out.push(doc);
-                    }
-                }
-                out
-            };
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let results = self.http.create_batch(&batch).await?;
-            let mut c = self.client();
-            let relay = self.relay().to_string();
-            let now = now_secs();
-            let tx = c.store_mut().begin()?;
-            let mut progressed = false;
-            for r in &results {
-                match r.code.as_str() {
-                    "created" | "exists" => {
-                        if r.code == "created" {
-                            self.report.created += 1;
-                        }
-                        tx.mark_registered(&relay, &r.id, now)?;
-                    }
-                    code => {
-                        tracing::warn!(doc = %r.id, code, "relay refused to create a document");
-                        self.report.refused.push((r.id.clone(), code.to_string()));
-                        tx.mark_refused(&relay, &r.id, code, now)?;
-                    }
-                }
-                progressed = true;
-            }
-            tx.commit()?;
-            if !progressed {
-                return Err(SyncError::bad_response(
-                    "the relay answered a document batch with no results",
-                ));
-            }
-        }
-    }
-
-    /// Runs sync rounds for every document with unconfirmed local changes and every document
-    /// the feed says has news, batch by batch.
-    async fn sync_documents(&mut self, from_feed: BTreeSet<String>) -> Result<(), SyncError> {
-        let pending = self.client().store().pending_count(self.relay())?;
-        self.total = pending + from_feed.len();
-        self.tick();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut feed: Vec<String> = from_feed.into_iter().collect();
-        loop {
-            let mut batch: Vec<String> = Vec::new();
-            while batch.len() < self.opts.batch_docs {
-                match feed.pop() {
-                    Some(id) if seen.insert(id.clone()) => batch.push(id),
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-            if batch.len() < self.opts.batch_docs {
-                let more = self
-                    .client()
-                    .store()
-                    .pending_docs(self.relay(), self.opts.batch_docs + seen.len())?;
-                for id in more {
-                    if batch.len() >= self.opts.batch_docs {
-                        break;
-                    }
-                    if seen.insert(id.clone()) {
-                        batch.push(id);
-                    }
-                }
-            }
-            if batch.is_empty() {
-                return Ok(());
-            }
-            self.report.documents += batch.len();
-            self.run_batch(batch).await?;
-        }
-    }
-
-    /// Rounds for one batch of documents until none has anything to send.
-    async fn run_batch(&mut self, ids: Vec<String>) -> Result<(), SyncError> {
-        let mut live: HashMap<String, Live> = HashMap::new();
-        {
-            let c = self.client();
-            for id in &ids {
-                let state = c
-                    .store()
-                    .sync_row(self.relay(), id)?
-                    .and_then(|r| State::decode(&r.state).ok())
-                    .unwrap_or_default();
-                live.insert(id.clone(), Live { state });
-            }
-        }
-        let mut active: Vec<String> = ids;
-        for _round in 0..self.opts.max_rounds {
-            let messages = self.generate(&mut live, &active)?;
-            let quiet = active.len() - messages.len();
-            self.done += quiet;
-            if messages.is_empty() {
-                self.tick();
-                return Ok(());
-            }
-            active = messages.iter().map(|m| m.doc_id.clone()).collect();
-            for request in self.pack(messages) {
-                self.round(&mut live, request).await?;
-                self.tick();
-            }
-        }
-        tracing::warn!(
-            documents = active.len(),
-            "documents still exchanging after the round limit"
-        );
-        Ok(())
-    }
-
-    /// The next message of every active document that has one.
+    /// The next message of each document that has one. A document's first message of the
+    /// session is built as if the relay had said "I have what we last shared, nothing else", so
+    /// it carries every local change after those heads at once (a new document goes whole);
+    /// what the relay already had it ignores.
     fn generate(
         &mut self,
-        live: &mut HashMap<String, Live>,
-        active: &[String],
+        live: &mut HashMap<String, State>,
+        ids: &[String],
     ) -> Result<Vec<DocMessage>, SyncError> {
         let c = self.client();
         let mut out = Vec::new();
-        for id in active {
-            let Some(l) = live.get_mut(id) else { continue };
+        for id in ids {
             let mut doc = match c.store().load_doc(id)? {
                 Some(bytes) => match RecordDoc::load(&bytes, &c.identity().actor) {
                     Ok(d) => d,
@@ -404,89 +452,146 @@ impl<'a> Session<'a> {
                 },
                 None => RecordDoc::empty(&c.identity().actor),
             };
-            let before = l.state.sent_hashes.clone();
-            if let Some(m) = doc.generate_sync_message(&mut l.state) {
-                // The signatures of exactly the changes this message carries.
-                let sent: Vec<[u8; 32]> = l
-                    .state
-                    .sent_hashes
-                    .difference(&before)
-                    .map(|h| h.0)
-                    .collect();
-                let signatures = signing::to_wire(c.store().signatures_for(&sent)?);
-                out.push(DocMessage {
-                    doc_id: id.clone(),
-                    message: m.encode(),
-                    signatures,
-                });
+            let state = match live.get_mut(id) {
+                Some(state) => state,
+                None => {
+                    let mut state = c
+                        .store()
+                        .sync_row(self.relay(), id)?
+                        .and_then(|r| State::decode(&r.state).ok())
+                        .unwrap_or_default();
+                    // Only this device's own writing is pushed unasked: changes it carries for
+                    // others (a bundle's) may be in a document it only reads, where the relay
+                    // refuses any change; for those, and after a refusal, the relay is asked
+                    // first and answers as to a reader.
+                    if !self.plain.contains(id)
+                        && wrote_since(&mut doc, &state.shared_heads, &c.identity().actor)
+                    {
+                        presume_shared(&mut state);
+                    }
+                    live.entry(id.clone()).or_insert(state)
+                }
+            };
+            let before = state.sent_hashes.clone();
+            match doc.generate_sync_message(state) {
+                Some(m) => {
+                    // The signatures of exactly the changes this message carries.
+                    let sent: Vec<[u8; 32]> =
+                        state.sent_hashes.difference(&before).map(|h| h.0).collect();
+                    let signatures = signing::to_wire(c.store().signatures_for(&sent)?);
+                    out.push(DocMessage {
+                        doc_id: id.clone(),
+                        message: m.encode(),
+                        signatures,
+                    });
+                }
+                None => {
+                    live.remove(id);
+                    self.done += 1;
+                }
             }
         }
         Ok(out)
     }
 
-    /// Splits messages into requests no larger than the cap. A single message above the cap
-    /// cannot be split (Automerge sends a document's missing changes together): it is refused
-    /// here with a clear code rather than sent.
-    fn pack(&mut self, messages: Vec<DocMessage>) -> Vec<Vec<DocMessage>> {
+    /// The messages of the next request: as many from the front of `outbox` as fit under the
+    /// byte cap and the per-request count. A single message above the cap cannot be split
+    /// (Automerge sends a document's missing changes together): it is refused here with a
+    /// clear code rather than sent.
+    fn take_request(
+        &mut self,
+        outbox: &mut std::collections::VecDeque<DocMessage>,
+    ) -> Vec<DocMessage> {
         let cap = self.opts.max_request_bytes;
-        let mut out: Vec<Vec<DocMessage>> = Vec::new();
-        let mut current: Vec<DocMessage> = Vec::new();
+        let mut out = Vec::new();
         let mut size = 16usize;
-        for m in messages {
-            let item = m.doc_id.len() + m.message.len() + 20;
+        while let Some(m) = outbox.front() {
+            let item = m.doc_id.len() + m.message.len() + 20 + m.signatures.len() * 96;
             if item + 16 > cap {
                 tracing::warn!(doc = %m.doc_id, bytes = item, cap, "sync message above the request cap");
                 self.report
                     .refused
                     .push((m.doc_id.clone(), "too_large".into()));
+                outbox.pop_front();
                 continue;
             }
-            if !current.is_empty()
-                && (size + item > cap || current.len() >= self.opts.max_docs_per_request)
+            if !out.is_empty() && (size + item > cap || out.len() >= self.opts.max_docs_per_request)
             {
-                out.push(std::mem::take(&mut current));
-                size = 16;
+                break;
             }
             size += item;
-            current.push(m);
-        }
-        if !current.is_empty() {
-            out.push(current);
+            if let Some(m) = outbox.pop_front() {
+                out.push(m);
+            }
         }
         out
     }
 
-    /// One request: send, then apply every reply and persist every state in one transaction.
-    async fn round(
+    /// Applies one answer in one transaction: creations, the statuses of the messages sent,
+    /// every reply and offer, the feed page and the receipts. Returns the feed's documents
+    /// that are still behind the relay (no offer came for them).
+    fn apply(
         &mut self,
-        live: &mut HashMap<String, Live>,
-        request: Vec<DocMessage>,
-    ) -> Result<(), SyncError> {
-        let ids: Vec<String> = request.iter().map(|m| m.doc_id.clone()).collect();
-        self.report.sync_requests += 1;
-        let (statuses, replies) = self.http.sync(&self.name, request).await?;
-        let statuses: HashMap<String, super::http::ItemStatus> = statuses
-            .into_iter()
-            .map(|s| (s.doc_id.clone(), s))
-            .collect();
-        let mut replies: HashMap<String, (Vec<u8>, Vec<ChangeSignature>)> = replies
-            .into_iter()
-            .map(|m| (m.doc_id, (m.message, m.signatures)))
-            .collect();
+        live: &mut HashMap<String, State>,
+        ask: &SessionAsk,
+        sent: &[String],
+        answer: SessionAnswer,
+        replies: Vec<DocMessage>,
+    ) -> Result<Vec<String>, SyncError> {
         let relay = self.relay().to_string();
         let now = now_secs();
         let mut c = self.client();
         let actor = c.identity().actor.clone();
+        // Read before the transaction: the stored states of documents the relay spoke about
+        // first (offers), and the local heads of the feed's documents.
+        let mut stored: HashMap<String, State> = HashMap::new();
+        for r in replies.iter().filter(|r| !live.contains_key(&r.doc_id)) {
+            let state = c
+                .store()
+                .sync_row(&relay, &r.doc_id)?
+                .and_then(|row| State::decode(&row.state).ok())
+                .unwrap_or_default();
+            stored.insert(r.doc_id.clone(), state);
+        }
+        let mut local_heads: HashMap<String, Option<String>> = HashMap::new();
+        for doc in answer.feed.iter().flat_map(|p| &p.documents) {
+            local_heads.insert(doc.id.clone(), c.store().doc_heads(&doc.id)?);
+        }
         let tx = c.store_mut().begin()?;
-        for id in &ids {
-            let Some(l) = live.get_mut(id) else { continue };
-            let Some(status) = statuses.get(id) else {
+        if answer.created.len() != ask.create.len() {
+            return Err(SyncError::bad_response(
+                "the relay answered a document batch with the wrong number of results",
+            ));
+        }
+        for r in &answer.created {
+            match r.code.as_str() {
+                "created" | "exists" => {
+                    if r.code == "created" {
+                        self.report.created += 1;
+                    }
+                    tx.mark_registered(&relay, &r.id, now)?;
+                }
+                code => {
+                    tracing::warn!(doc = %r.id, code, "relay refused to create a document");
+                    self.report.refused.push((r.id.clone(), code.to_string()));
+                    tx.mark_refused(&relay, &r.id, code, now)?;
+                }
+            }
+        }
+        let statuses: HashMap<&str, &super::http::ItemStatus> = answer
+            .items
+            .iter()
+            .map(|s| (s.doc_id.as_str(), s))
+            .collect();
+        for id in sent {
+            let Some(status) = statuses.get(id.as_str()) else {
                 // The relay did not mention it: try again in the next session.
                 live.remove(id);
                 continue;
             };
             if status.code != "ok" {
                 tracing::warn!(doc = %id, code = %status.code, "relay refused a document");
+                self.plain.insert(id.clone());
                 self.report.refused.push((id.clone(), status.code.clone()));
                 if status.code == "not_found" {
                     // The relay does not have it (any more): create it again next session.
@@ -495,43 +600,52 @@ impl<'a> Session<'a> {
                     tx.mark_refused(&relay, id, &status.code, now)?;
                 }
                 live.remove(id);
+                self.done += 1;
                 continue;
             }
             self.report.changes_sent += status.accepted;
-            let Some((bytes, signatures)) = replies.remove(id) else {
-                continue;
-            };
+        }
+        let mut heard: HashSet<String> = HashSet::new();
+        for reply in replies {
+            let id = reply.doc_id;
             // Kept whatever happens to the message: they are checked when shown.
-            tx.put_signatures(&signing::from_wire(&signatures))?;
-            let message = match Message::decode(&bytes) {
+            tx.put_signatures(&signing::from_wire(&reply.signatures))?;
+            let message = match Message::decode(&reply.message) {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(doc = %id, error = %e, "undecodable reply from the relay");
-                    live.remove(id);
+                    live.remove(&id);
                     continue;
                 }
             };
-            let mut doc = match tx.load_doc(id)? {
+            let mut state = live
+                .remove(&id)
+                .or_else(|| stored.remove(&id))
+                .unwrap_or_default();
+            let mut doc = match tx.load_doc(&id)? {
                 Some(b) => RecordDoc::load(&b, &actor).map_err(crate::ClientError::from)?,
                 None => RecordDoc::empty(&actor),
             };
             let before = doc.heads();
-            let mut state = l.state.clone();
             let received = match doc.receive_sync_message(&mut state, message) {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(doc = %id, error = %e, "reply from the relay does not apply");
-                    tx.mark_refused(&relay, id, "bad_message", now)?;
-                    live.remove(id);
+                    tx.mark_refused(&relay, &id, "bad_message", now)?;
                     continue;
                 }
             };
+            if !doc.automerge().get_missing_deps(&[]).is_empty() {
+                // Changes whose dependencies are not here stay queued only in this loaded
+                // copy, which is not kept: the relay, which counts them as sent, must be told
+                // to forget what it sent, or it would never send them again.
+                state.needs_reset = true;
+            }
             if doc.heads() != before {
                 if doc.read().is_err() {
                     // Changes that do not make a record (yet): keep nothing, say so.
                     tracing::warn!(doc = %id, "relay sent changes that are not a record");
-                    tx.mark_refused(&relay, id, "bad_record", now)?;
-                    live.remove(id);
+                    tx.mark_refused(&relay, &id, "bad_record", now)?;
                     continue;
                 }
                 persist(&tx, &mut doc, &before, false)?;
@@ -545,69 +659,118 @@ impl<'a> Session<'a> {
                 .iter()
                 .map(ChangeHash::to_string)
                 .collect();
-            tx.put_sync_state(&relay, id, &state.encode(), &heads_key(&shared), now)?;
-            l.state = state;
+            tx.put_sync_state(&relay, &id, &state.encode(), &heads_key(&shared), now)?;
+            live.insert(id.clone(), state);
+            heard.insert(id);
         }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Asks the relay which units hold the current state of recently changed documents and
-    /// records the answers.
-    async fn receipts(&mut self) -> Result<(), SyncError> {
-        // HQ's own device does not wait for HQ to receive anything.
-        if self.cfg.root_unit.as_deref() == Some(self.cfg.unit.as_str()) {
-            return Ok(());
-        }
-        let ids = self
-            .client()
-            .store()
-            .docs_awaiting_root_receipt(self.relay(), RECEIPTS_PER_SESSION)?;
-        for chunk in ids.chunks(IDS_PER_REQUEST) {
-            let answer = self.http.receipts(chunk).await?;
-            let now = now_secs();
-            let mut c = self.client();
-            let actor = c.identity().actor.clone();
-            let tx = c.store_mut().begin()?;
-            for doc in answer {
-                let Some(bytes) = tx.load_doc(&doc.id)? else {
+        let mut lacking = Vec::new();
+        if let Some(page) = &answer.feed {
+            for doc in &page.documents {
+                tx.mark_registered(&relay, &doc.id, now)?;
+                if !doc.heads.is_empty() {
+                    self.news.insert(doc.id.clone(), doc.heads.clone());
+                }
+                if doc.heads.is_empty() || heard.contains(&doc.id) || live.contains_key(&doc.id) {
                     continue;
-                };
-                let Ok(mut d) = RecordDoc::load(&bytes, &actor) else {
-                    continue;
-                };
-                let ours = d.heads();
-                let ours_key = heads_of(&mut d);
-                for unit in doc.units {
-                    let mut best: Option<String> = None;
-                    for dev in &unit.devices {
-                        if dev.device_id == self.cfg.device_id {
-                            continue;
-                        }
-                        let theirs: Vec<ChangeHash> =
-                            dev.heads.iter().filter_map(|h| h.parse().ok()).collect();
-                        if d.covers(&theirs, &ours) {
-                            best = Some(ours_key.clone());
-                            break;
-                        }
-                        best.get_or_insert_with(|| heads_key(&dev.heads));
-                    }
-                    let Some(heads) = best else { continue };
-                    tx.put_receipt(
-                        &doc.id,
-                        &ReceiptRow {
-                            unit: unit.unit,
-                            via: "relay".into(),
-                            root: unit.root,
-                            heads,
-                            at: now,
-                        },
-                    )?;
-                    self.report.receipts += 1;
+                }
+                let local = local_heads.get(&doc.id).cloned().flatten();
+                if local.as_deref() != Some(heads_key(&doc.heads).as_str()) {
+                    lacking.push(doc.id.clone());
                 }
             }
-            tx.commit()?;
+            if let Some(keys) = &page.keys {
+                let keys: Vec<SignKey> = keys
+                    .iter()
+                    .filter_map(|k| {
+                        Some(SignKey {
+                            actor: k.actor.to_ascii_lowercase(),
+                            key: hex::decode(&k.key).ok()?,
+                            device: k.device.clone(),
+                            unit: k.unit.clone(),
+                        })
+                    })
+                    .collect();
+                tx.put_sign_keys(&keys)?;
+            }
         }
-        Ok(())
+        self.total += heard.len() + lacking.len();
+        self.report.receipts +=
+            apply_receipts(&tx, &answer.receipts, &actor, &self.cfg.device_id, now)?;
+        tx.commit()?;
+        Ok(lacking)
     }
+}
+
+/// Records which units hold the current state of the documents in `answer`; returns how many
+/// receipts it learned.
+fn apply_receipts(
+    tx: &tidemark_store::Tx<'_>,
+    answer: &[super::http::DocReceipts],
+    actor: &automerge::ActorId,
+    own_device: &str,
+    now: i64,
+) -> Result<usize, SyncError> {
+    let mut learned = 0;
+    for doc in answer {
+        let Some(bytes) = tx.load_doc(&doc.id)? else {
+            continue;
+        };
+        let Ok(mut d) = RecordDoc::load(&bytes, actor) else {
+            continue;
+        };
+        let ours = d.heads();
+        let ours_key = heads_of(&mut d);
+        for unit in &doc.units {
+            let mut best: Option<String> = None;
+            for dev in &unit.devices {
+                if dev.device_id == own_device {
+                    continue;
+                }
+                let theirs: Vec<ChangeHash> =
+                    dev.heads.iter().filter_map(|h| h.parse().ok()).collect();
+                if d.covers(&theirs, &ours) {
+                    best = Some(ours_key.clone());
+                    break;
+                }
+                best.get_or_insert_with(|| heads_key(&dev.heads));
+            }
+            let Some(heads) = best else { continue };
+            tx.put_receipt(
+                &doc.id,
+                &ReceiptRow {
+                    unit: unit.unit.clone(),
+                    via: "relay".into(),
+                    root: unit.root,
+                    heads,
+                    at: now,
+                },
+            )?;
+            learned += 1;
+        }
+    }
+    Ok(learned)
+}
+
+/// Whether `actor` made any of the document's changes after `shared`.
+fn wrote_since(doc: &mut RecordDoc, shared: &[ChangeHash], actor: &automerge::ActorId) -> bool {
+    doc.automerge()
+        .get_changes(shared)
+        .iter()
+        .any(|c| c.actor_id() == actor)
+}
+
+/// Makes a state loaded from storage (shared heads only) say that the relay has exactly the
+/// shared heads and needs nothing else, so the first message carries every change after them.
+fn presume_shared(state: &mut State) {
+    let shared = state.shared_heads.clone();
+    state.their_heads = Some(shared.clone());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![automerge::sync::Have {
+        last_sync: shared,
+        bloom: automerge::sync::BloomFilter::default(),
+    }]);
+    state.their_capabilities = Some(vec![
+        automerge::sync::Capability::MessageV1,
+        automerge::sync::Capability::MessageV2,
+    ]);
 }

@@ -1,0 +1,174 @@
+//! `POST /v1/session`: everything a device needs from one request — create its new
+//! documents, run its sync messages, read a page of the change feed with the relay's first
+//! message for each document that has news, and answer which units hold what (receipts).
+//!
+//! A catch-up that used to take the feed, a document batch, two sync rounds and a receipts
+//! request now takes two requests: this one, and a second one carrying the device's
+//! acknowledgements (its new heads), which the other units' receipts are made of.
+//!
+//! Body: a `TMQ` frame (header JSON + envelope of sync messages); answer: a `TMR` frame (status
+//! JSON + envelope of replies and offers). See `docs/protocol.md`.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelope};
+
+use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
+use super::handlers::{feed_page, CreateDocument, FeedPage};
+use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
+use super::{body, AppState, Authed};
+use crate::error::AppError;
+use crate::sync::{offer, ItemStatus, Memory};
+
+/// Most bytes of offered messages in one answer; documents past it are listed in the feed
+/// page without a message and the device asks for them the usual way.
+pub const OFFER_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionHeader {
+    /// Read the feed after this point (absent: this request reads no feed).
+    #[serde(default)]
+    feed: Option<FeedAsk>,
+    /// Documents to create before the messages run.
+    #[serde(default)]
+    create: Vec<CreateDocument>,
+    /// Documents whose receipts the device wants, read after the messages run.
+    #[serde(default)]
+    receipts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedAsk {
+    since: i64,
+    /// How many signing keys the device holds (as `GET /v1/feed?keys=`).
+    #[serde(default)]
+    keys: Option<i64>,
+    /// Most bytes of offered messages the device wants in this answer (0: none; absent:
+    /// [`OFFER_BYTES`]). Documents past it are listed without a message.
+    #[serde(default)]
+    max_bytes: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionStatus {
+    items: Vec<ItemStatus>,
+    created: Vec<BatchResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed: Option<FeedPage>,
+    receipts: Vec<DocReceipt>,
+    /// How many feed documents came with the relay's message in the envelope.
+    offered: usize,
+}
+
+/// Handles one session request for the authenticated device.
+pub async fn session(
+    State(state): State<AppState>,
+    Authed(device): Authed,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let settings = state.settings().clone();
+    let bytes = body::decoded(&headers, body::raw(raw)?, settings.max_request_bytes)?;
+    let (header, env) = decode_session(&bytes, &settings.limits()).map_err(envelope_error)?;
+    let header: SessionHeader = body::json(&header)?;
+    if header.create.len() > MAX_BATCH || header.receipts.len() > MAX_BATCH {
+        return Err(AppError::TooLarge(format!(
+            "at most {MAX_BATCH} documents to create and {MAX_BATCH} receipts in one request"
+        )));
+    }
+    let session = session_name(&headers)?;
+    let device_id = device.id.clone();
+    let items = env.items.len();
+    let max_doc_id = settings.limits().max_doc_id;
+    let shared = state.clone();
+    let (status, replies) = state
+        .with_db(move |db| {
+            let created = if header.create.is_empty() {
+                Vec::new()
+            } else {
+                create_all(db, &device, header.create, max_doc_id)?
+            };
+            // Lock order: database (held by `with_db`), then cache, then sessions.
+            let poisoned = || AppError::Internal("memory lock poisoned".into());
+            let mut docs = shared.cache.lock().map_err(|_| poisoned())?;
+            let mut sessions = shared.sessions.lock().map_err(|_| poisoned())?;
+            let mut memory = Memory {
+                docs: &mut docs,
+                sessions: &mut sessions,
+                session: session.as_deref(),
+            };
+            let asked: HashSet<String> = env.items.iter().map(|m| m.doc_id.clone()).collect();
+            let (statuses, mut replies) = run_items(&shared, db, &mut memory, &device, env.items);
+            let mut offered = 0;
+            let feed = match header.feed {
+                None => None,
+                Some(ask) => {
+                    let page = feed_page(db, &device, ask.since, ask.keys)?;
+                    let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
+                    for doc in &page.documents {
+                        if budget == 0 || asked.contains(&doc.id) {
+                            continue;
+                        }
+                        match offer(db, &mut memory, &device, &doc.id, doc.access) {
+                            Ok(Some((message, signatures))) => {
+                                budget = budget.saturating_sub(message.len());
+                                offered += 1;
+                                replies.push(DocMessage {
+                                    doc_id: doc.id.clone(),
+                                    message,
+                                    signatures,
+                                });
+                            }
+                            Ok(None) => {}
+                            // The device asks for it the usual way.
+                            Err(e) => {
+                                tracing::warn!(doc = %doc.id, code = e.0, "no offer for a feed document")
+                            }
+                        }
+                    }
+                    Some(page)
+                }
+            };
+            let receipts = if header.receipts.is_empty() {
+                Vec::new()
+            } else {
+                receipts_for(db, &device, header.receipts)?
+            };
+            let status = SessionStatus {
+                items: statuses,
+                created,
+                feed,
+                receipts,
+                offered,
+            };
+            Ok((status, replies))
+        })
+        .await?;
+    let offered = status.offered;
+    let status = serde_json::to_vec(&status).map_err(|e| AppError::Internal(e.to_string()))?;
+    let out = framed(
+        &headers,
+        encode_response(&status, &Envelope { items: replies }),
+    )?;
+    state.metrics().sync_round(bytes.len(), out.len());
+    tracing::info!(
+        device = %device_id,
+        items,
+        offered,
+        in_bytes = bytes.len(),
+        out_bytes = out.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "session request"
+    );
+    Ok(sync_response(&headers, out))
+}

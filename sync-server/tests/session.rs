@@ -1,0 +1,251 @@
+//! `POST /v1/session` over real HTTP on 127.0.0.1:0: one request creates a document and
+//! pushes it whole, another reads the feed and gets the relay's offer of it, a third reads the
+//! receipt the acknowledgement made; malformed requests are refused with a code and change
+//! nothing.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod common;
+
+use automerge::sync::{BloomFilter, Capability, Have, Message, State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ReadDoc, TextEncoding, ROOT};
+use common::{error_code, province, vietnamese_doc_text, Peer};
+use tidemark_sync_protocol::{
+    decode_response, encode_session, DocMessage, Envelope, Limits, SESSION_MAGIC,
+};
+
+/// Posts a session request; returns the status JSON and the envelope of replies and offers.
+async fn session(
+    peer: &Peer,
+    name: &str,
+    header: serde_json::Value,
+    items: Vec<DocMessage>,
+) -> (serde_json::Value, Envelope) {
+    let body = encode_session(header.to_string().as_bytes(), &Envelope { items });
+    let resp = peer
+        .post("/v1/session")
+        .header("tidemark-session", name)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    let (status, env) = decode_response(&bytes, &Limits::default()).unwrap();
+    (serde_json::from_slice(&status).unwrap(), env)
+}
+
+/// A state that says the relay has nothing: the first message carries the whole document.
+fn pushing_state() -> State {
+    let mut state = State::new();
+    state.their_heads = Some(Vec::new());
+    state.their_need = Some(Vec::new());
+    state.their_have = Some(vec![Have {
+        last_sync: Vec::new(),
+        bloom: BloomFilter::default(),
+    }]);
+    state.their_capabilities = Some(vec![Capability::MessageV1, Capability::MessageV2]);
+    state
+}
+
+fn notes(doc: &AutoCommit) -> String {
+    let (_, notes) = doc.get(ROOT, "notes").unwrap().unwrap();
+    doc.text(&notes).unwrap()
+}
+
+#[tokio::test]
+async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in_the_next() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let mut hq = relay.device("HQ").await;
+    let id = "patrol:TT:20260301:01";
+    tt.local(id, vietnamese_doc_text());
+
+    // The station: create and push in the same request, and read the feed.
+    let mut state = pushing_state();
+    let message = tt
+        .docs
+        .get_mut(id)
+        .unwrap()
+        .sync()
+        .generate_sync_message(&mut state)
+        .unwrap();
+    let (status, replies) = session(
+        &tt,
+        "s-tt-1",
+        serde_json::json!({
+            "create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}],
+            "feed": {"since": 0, "keys": 0},
+        }),
+        vec![DocMessage::new(id, message.encode())],
+    )
+    .await;
+    assert_eq!(status["created"][0]["code"], "created", "{status}");
+    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    assert_eq!(status["items"][0]["accepted"], 1, "{status}");
+    // Its own document is in the feed, but the relay knows the station holds it: no offer.
+    assert_eq!(status["offered"], 0, "{status}");
+    assert!(replies.items.iter().all(|m| m.doc_id == id));
+
+    // HQ: one request reads the feed and brings the record.
+    let (status, offers) = session(
+        &hq,
+        "s-hq-1",
+        serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status["offered"], 1, "{status}");
+    let listed: Vec<&str> = status["feed"]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![id]);
+    assert_eq!(offers.items.len(), 1);
+    let mut doc = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit);
+    let mut hq_state = State::new();
+    doc.sync()
+        .receive_sync_message(
+            &mut hq_state,
+            Message::decode(&offers.items[0].message).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(notes(&doc), vietnamese_doc_text());
+    assert_eq!(doc.get_heads(), tt.docs.get_mut(id).unwrap().get_heads());
+
+    // Its acknowledgement (the next request of the same session) is what the receipt is.
+    let ack = doc.sync().generate_sync_message(&mut hq_state).unwrap();
+    let (status, _) = session(
+        &hq,
+        "s-hq-1",
+        serde_json::json!({}),
+        vec![DocMessage::new(id, ack.encode())],
+    )
+    .await;
+    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    hq.docs.insert(id.to_string(), doc);
+
+    let (status, _) = session(
+        &tt,
+        "s-tt-2",
+        serde_json::json!({"receipts": [id]}),
+        Vec::new(),
+    )
+    .await;
+    let units = &status["receipts"][0]["units"];
+    let hq_unit = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["unit"] == "HQ")
+        .unwrap_or_else(|| panic!("no receipt from HQ: {status}"));
+    assert_eq!(hq_unit["root"], true);
+    assert_eq!(hq_unit["devices"][0]["heads"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        hq_unit["devices"][0]["heads"][0].as_str().unwrap(),
+        hq.heads(id)[0]
+    );
+
+    // Nothing new for HQ: the feed lists the record again but the relay knows HQ holds it.
+    let (status, offers) = session(
+        &hq,
+        "s-hq-2",
+        serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status["offered"], 0, "HQ holds it already: {status}");
+    assert!(offers.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_reader_that_pushes_is_refused_and_nothing_is_stored() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let mut kp = relay.device("KP").await;
+    let id = "patrol:TT:20260302:01";
+    tt.create(
+        id,
+        "TT",
+        serde_json::json!([{"unit": "KP", "access": "read"}]),
+        "Tuần tra sáng",
+    )
+    .await;
+    tt.sync_until_quiet().await;
+    let before = relay.db().doc_version(id).unwrap();
+
+    // KP holds a copy with its own change and pushes it unasked.
+    let mut copy = tt
+        .docs
+        .get_mut(id)
+        .unwrap()
+        .fork()
+        .with_actor(kp.actor.clone());
+    let (_, notes_obj) = copy.get(ROOT, "notes").unwrap().unwrap();
+    copy.splice_text(&notes_obj, 0, 0, "Sửa trái phép: ")
+        .unwrap();
+    copy.commit();
+    kp.docs.insert(id.to_string(), copy);
+    let mut state = pushing_state();
+    let message = kp
+        .docs
+        .get_mut(id)
+        .unwrap()
+        .sync()
+        .generate_sync_message(&mut state)
+        .unwrap();
+    let (status, replies) = session(
+        &kp,
+        "s-kp-1",
+        serde_json::json!({}),
+        vec![DocMessage::new(id, message.encode())],
+    )
+    .await;
+    assert_eq!(status["items"][0]["code"], "forbidden", "{status}");
+    assert!(replies.items.is_empty());
+    assert_eq!(relay.db().doc_version(id).unwrap(), before);
+}
+
+#[tokio::test]
+async fn malformed_session_requests_are_refused_with_a_code() {
+    let relay = province().await;
+    let tt = relay.device("TT").await;
+    let post = |body: Vec<u8>| tt.post("/v1/session").body(body).send();
+
+    let mut framed_garbage = SESSION_MAGIC.to_vec();
+    framed_garbage.extend_from_slice(&[2, 0xff, 0xff, 0xff]);
+    for body in [
+        b"".to_vec(),
+        b"TMS\x02\x00".to_vec(),
+        framed_garbage,
+        b"GET / HTTP/1.1".to_vec(),
+    ] {
+        let resp = post(body).await.unwrap();
+        assert_eq!(resp.status(), 400);
+        assert_eq!(error_code(resp).await, "bad_envelope");
+    }
+
+    let not_json = encode_session(b"{feed:", &Envelope::default());
+    let resp = post(not_json).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "bad_json");
+
+    let unknown = encode_session(br#"{"pull_everything": true}"#, &Envelope::default());
+    let resp = post(unknown).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "bad_json");
+
+    let many: Vec<serde_json::Value> = (0..1001)
+        .map(|i| serde_json::json!({"id": format!("patrol:TT:{i}"), "owner_unit": "TT"}))
+        .collect();
+    let header = serde_json::json!({ "create": many }).to_string();
+    let resp = post(encode_session(header.as_bytes(), &Envelope::default()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    // Nothing of the refused batch was created.
+    assert!(relay.db().doc_meta("patrol:TT:0").unwrap().is_none());
+}

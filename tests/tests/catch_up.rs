@@ -1,0 +1,70 @@
+//! A station's catch-up and HQ's pull through the real client and the real relay: each takes
+//! at most two HTTP requests (the session request, then the acknowledgements), and the
+//! station learns in its next session that HQ holds its records.
+
+use tidemark_province::story::record_patrols;
+use tidemark_province::{Province, KEYS};
+use tidemark_testkit::Rng;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_catches_up_in_two_requests_and_hq_pulls_in_two() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Province::start(dir.path()).await.expect("province");
+    p.settle(&KEYS).await.expect("settle");
+
+    // A day at sea: three patrols recorded offline.
+    let mut rng = Rng::new(11);
+    let ids = p
+        .dev("tt")
+        .with(|c| record_patrols(c, &mut rng, 0, 40, 3))
+        .expect("patrols");
+
+    let station = p.sync("tt").await.expect("station sync");
+    assert!(
+        station.wire.requests <= 2,
+        "station catch-up took {} requests",
+        station.wire.requests
+    );
+    assert_eq!(station.created, 3);
+    assert!(station.changes_sent >= 3, "{station:?}");
+
+    let hq = p.sync("hq").await.expect("HQ sync");
+    assert!(
+        hq.wire.requests <= 2,
+        "HQ pull took {} requests",
+        hq.wire.requests
+    );
+    for id in &ids {
+        let at_station = p.dev("tt").with(|c| c.store().record_json(id)).expect("tt");
+        let at_hq = p.dev("hq").with(|c| c.store().record_json(id)).expect("hq");
+        assert!(at_hq.is_some(), "{id} did not reach HQ");
+        assert_eq!(at_station, at_hq);
+        assert!(at_hq.unwrap_or_default().contains("Đồn"));
+    }
+
+    // Nothing new for HQ: one request, nothing moves.
+    let quiet = p.sync("hq").await.expect("quiet sync");
+    assert_eq!(quiet.wire.requests, 1, "{quiet:?}");
+    assert_eq!(quiet.changes_received + quiet.changes_sent, 0);
+
+    // The station's next session learns that HQ (the root unit) holds every one of them.
+    let next = p.sync("tt").await.expect("station again");
+    assert!(next.wire.requests <= 2, "{next:?}");
+    for id in &ids {
+        let receipts = p
+            .dev("tt")
+            .with(|c| c.store().receipts(id))
+            .expect("receipts");
+        let heads = p
+            .dev("tt")
+            .with(|c| c.store().doc_heads(id))
+            .expect("heads");
+        assert!(
+            receipts
+                .iter()
+                .any(|r| r.root && Some(&r.heads) == heads.as_ref()),
+            "no receipt from HQ for {id}: {receipts:?}"
+        );
+    }
+    p.stop().await.expect("stop");
+}
