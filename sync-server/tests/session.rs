@@ -249,3 +249,52 @@ async fn malformed_session_requests_are_refused_with_a_code() {
     // Nothing of the refused batch was created.
     assert!(relay.db().doc_meta("patrol:TT:0").unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_device_reads_only_the_keys_registered_after_its_last_one() {
+    let relay = province().await;
+    let tt = relay.signed_device("TT").await;
+    let _kp = relay.signed_device("KP").await;
+
+    let ask = |cursor: i64| serde_json::json!({"feed": {"since": 0, "key_cursor": cursor}});
+    let (status, _) = session(&tt, "s-keys-1", ask(0), Vec::new()).await;
+    let first: Vec<String> = status["feed"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["actor"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first.len(), 2, "{status}");
+    let cursor = status["feed"]["key_cursor"].as_i64().unwrap();
+    assert_eq!(cursor, 2);
+
+    // Nothing new: no keys, the same position.
+    let (status, _) = session(&tt, "s-keys-2", ask(cursor), Vec::new()).await;
+    assert!(status["feed"].get("keys").is_none(), "{status}");
+    assert_eq!(status["feed"]["key_cursor"], cursor);
+
+    // A device of the district committee enrols: only its key comes.
+    let dc = relay.signed_device("DC").await;
+    let (status, _) = session(&tt, "s-keys-3", ask(cursor), Vec::new()).await;
+    let keys = status["feed"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{status}");
+    assert_eq!(keys[0]["actor"], dc.actor.to_hex_string());
+    assert_eq!(keys[0]["unit"], "DC");
+    assert_eq!(status["feed"]["key_cursor"], cursor + 1);
+
+    // A device enrolled before signing registers its key later: it comes next, once.
+    let old = relay.device("KP").await;
+    let key = tidemark_sync_protocol::SigningKey::from_seed(&[7; 32]);
+    let resp = old
+        .post("/v1/keys")
+        .json(&serde_json::json!({"sign_key": hex::encode(key.public())}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, _) = session(&tt, "s-keys-4", ask(cursor + 1), Vec::new()).await;
+    let keys = status["feed"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{status}");
+    assert_eq!(keys[0]["key"], hex::encode(key.public()));
+    assert_eq!(status["feed"]["key_cursor"], cursor + 2);
+}

@@ -66,5 +66,29 @@ async fn a_station_catches_up_in_two_requests_and_hq_pulls_in_two() {
             "no receipt from HQ for {id}: {receipts:?}"
         );
     }
+
+    // A spare laptop of the station enrols: HQ's next session brings its key and no other.
+    let before = p
+        .dev("hq")
+        .with(|c| c.store().sign_keys())
+        .expect("keys")
+        .len();
+    let spare = p
+        .second_device("tt", "Trung úy Lê Văn Tâm")
+        .await
+        .expect("spare");
+    let actor = spare
+        .lock()
+        .expect("spare lock")
+        .identity()
+        .actor
+        .to_hex_string();
+    p.sync("hq").await.expect("HQ after the enrolment");
+    let keys = p.dev("hq").with(|c| c.store().sign_keys()).expect("keys");
+    assert_eq!(keys.len(), before + 1);
+    assert!(
+        keys.contains_key(&actor),
+        "the spare's key did not reach HQ"
+    );
     p.stop().await.expect("stop");
 }

@@ -171,6 +171,9 @@ impl Db {
              VALUES (?1, ?2, ?3, ?4)",
             params![actor_hex, device_id, sign_key, sign_key.map(|_| now())],
         )?;
+        if sign_key.is_some() {
+            tx.execute("INSERT INTO key_log (actor_hex) VALUES (?1)", [actor_hex])?;
+        }
         audit(&tx, &device_id, "device.enrolled", &device_id)?;
         tx.commit()?;
         Ok(Enrolment {

@@ -123,6 +123,16 @@ const STEPS: &[&str] = &[
         sig BLOB NOT NULL,
         PRIMARY KEY (hash, sig)
     ) WITHOUT ROWID;",
+    // 6: the order keys were registered in, so a device reads only the keys after the last one
+    // it has (`seq`), not the whole directory whenever it grows. Keys already registered are
+    // numbered by registration time, then actor.
+    "CREATE TABLE key_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        actor_hex TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO key_log (actor_hex)
+        SELECT actor_hex FROM device_actors WHERE sign_key IS NOT NULL
+        ORDER BY key_registered_at, actor_hex;",
 ];
 
 /// The schema version this build writes.
@@ -162,6 +172,34 @@ mod tests {
                 .expect("version");
             assert_eq!(v, CURRENT);
         }
+    }
+
+    #[test]
+    fn keys_registered_before_the_key_log_are_numbered_in_registration_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("relay.sqlite3")).expect("open");
+        for step in &STEPS[..5] {
+            conn.execute_batch(step).expect("old step");
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 5;
+             INSERT INTO units (name, created_at) VALUES ('Đồn Biên phòng Tân Thành', 0);
+             INSERT INTO devices (id, unit, name) VALUES ('dev-1', 'Đồn Biên phòng Tân Thành', 'máy 1');
+             INSERT INTO devices (id, unit, name) VALUES ('dev-2', 'Đồn Biên phòng Tân Thành', 'máy 2');
+             INSERT INTO devices (id, unit, name) VALUES ('dev-3', 'Đồn Biên phòng Tân Thành', 'máy 3');
+             INSERT INTO device_actors (actor_hex, device_id, sign_key, key_registered_at)
+                 VALUES ('aa', 'dev-1', x'01', 20), ('bb', 'dev-2', x'02', 10), ('cc', 'dev-3', NULL, NULL);",
+        )
+        .expect("version 5 data");
+        migrate(&mut conn).expect("migrate");
+        let order: Vec<(i64, String)> = conn
+            .prepare("SELECT seq, actor_hex FROM key_log ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(order, vec![(1, "bb".to_string()), (2, "aa".to_string())]);
     }
 
     #[test]

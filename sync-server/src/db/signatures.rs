@@ -62,6 +62,11 @@ impl Db {
                  WHERE device_id = ?3 AND sign_key IS NULL",
                 params![key, now(), device_id],
             )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO key_log (actor_hex)
+                 SELECT actor_hex FROM device_actors WHERE device_id = ?1 AND sign_key IS NOT NULL",
+                [device_id],
+            )?;
             audit(&tx, device_id, "device.sign_key", device_id)?;
         }
         tx.commit()?;
@@ -86,6 +91,36 @@ impl Db {
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// The keys registered after position `after` of the key log, in registration order, and
+    /// the position of the last one (`after` when there is none).
+    pub fn sign_keys_after(&self, after: i64) -> Result<(Vec<KeyEntry>, i64), AppError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.seq, a.actor_hex, a.sign_key, d.id, d.unit FROM key_log l
+             JOIN device_actors a ON a.actor_hex = l.actor_hex
+             JOIN devices d ON d.id = a.device_id
+             WHERE l.seq > ?1 AND a.sign_key IS NOT NULL ORDER BY l.seq",
+        )?;
+        let mut last = after;
+        let rows = stmt.query_map([after], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                KeyEntry {
+                    actor: r.get(1)?,
+                    key: hex::encode(r.get::<_, Vec<u8>>(2)?),
+                    device: r.get(3)?,
+                    unit: r.get(4)?,
+                },
+            ))
+        })?;
+        let mut keys = Vec::new();
+        for row in rows {
+            let (seq, key) = row?;
+            last = last.max(seq);
+            keys.push(key);
+        }
+        Ok((keys, last))
     }
 
     /// The whole key directory, revoked devices included (their old changes still verify).

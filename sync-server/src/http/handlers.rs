@@ -193,6 +193,19 @@ pub(super) struct FeedPage {
     pub(super) documents: Vec<FeedDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) keys: Option<Vec<crate::db::KeyEntry>>,
+    /// Position in the key log of the last key registered, when the device reads the keys by
+    /// position (session requests); it sends it back next time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) key_cursor: Option<i64>,
+}
+
+/// How a device says which signing keys it already holds.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeysHeld {
+    /// A count (`GET /v1/feed?keys=K`): the whole directory when the relay holds more.
+    Count(i64),
+    /// A position in the key log: only the keys registered after it.
+    After(i64),
 }
 
 /// Feed rows scanned per request; a client with more to catch up asks again from `cursor`.
@@ -209,7 +222,7 @@ pub async fn feed(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let Query(q) = query.map_err(|_| AppError::bad("bad_query", "since must be an integer"))?;
     let page = state
-        .with_db(move |db| feed_page(db, &device, q.since, q.keys))
+        .with_db(move |db| feed_page(db, &device, q.since, q.keys.map(KeysHeld::Count)))
         .await?;
     Ok(Json(
         serde_json::to_value(page).map_err(|e| AppError::Internal(e.to_string()))?,
@@ -221,11 +234,15 @@ pub(super) fn feed_page(
     db: &crate::db::Db,
     device: &crate::db::Device,
     since: i64,
-    keys_held: Option<i64>,
+    keys_held: Option<KeysHeld>,
 ) -> Result<FeedPage, AppError> {
-    let keys = match keys_held {
-        Some(held) if db.sign_key_count()? > held => Some(db.sign_keys()?),
-        _ => None,
+    let (keys, key_cursor) = match keys_held {
+        Some(KeysHeld::Count(held)) if db.sign_key_count()? > held => (Some(db.sign_keys()?), None),
+        Some(KeysHeld::After(after)) => {
+            let (keys, last) = db.sign_keys_after(after)?;
+            ((!keys.is_empty()).then_some(keys), Some(last))
+        }
+        _ => (None, None),
     };
     let rows = db.feed_after(since, FEED_PAGE)?;
     let more = rows.len() == FEED_PAGE;
@@ -263,6 +280,7 @@ pub(super) fn feed_page(
         more,
         documents: latest.into_values().collect(),
         keys,
+        key_cursor,
     })
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelope};
 
 use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
-use super::handlers::{feed_page, CreateDocument, FeedPage};
+use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld};
 use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
 use super::{body, AppState, Authed};
 use crate::error::AppError;
@@ -49,9 +49,14 @@ struct SessionHeader {
 #[serde(deny_unknown_fields)]
 struct FeedAsk {
     since: i64,
-    /// How many signing keys the device holds (as `GET /v1/feed?keys=`).
+    /// How many signing keys the device holds (as `GET /v1/feed?keys=`): the whole directory
+    /// comes when the relay holds more.
     #[serde(default)]
     keys: Option<i64>,
+    /// The key-log position of the last key the device holds: only later keys come, with the
+    /// new position (`key_cursor` in the answer). Takes precedence over `keys`.
+    #[serde(default)]
+    key_cursor: Option<i64>,
     /// Most bytes of offered messages the device wants in this answer (0: none; absent:
     /// [`OFFER_BYTES`]). Documents past it are listed without a message.
     #[serde(default)]
@@ -113,7 +118,12 @@ pub async fn session(
             let feed = match header.feed {
                 None => None,
                 Some(ask) => {
-                    let page = feed_page(db, &device, ask.since, ask.keys)?;
+                    let held = match (ask.key_cursor, ask.keys) {
+                        (Some(after), _) => Some(KeysHeld::After(after)),
+                        (None, Some(count)) => Some(KeysHeld::Count(count)),
+                        (None, None) => None,
+                    };
+                    let page = feed_page(db, &device, ask.since, held)?;
                     let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
                     for doc in &page.documents {
                         if budget == 0 || asked.contains(&doc.id) {

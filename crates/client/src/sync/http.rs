@@ -102,6 +102,9 @@ pub struct FeedPage {
     pub cursor: i64,
     /// Whether another page is waiting.
     pub more: bool,
+    /// The key-log position of the last key in `keys` (answers to a session request).
+    #[serde(default)]
+    pub key_cursor: Option<i64>,
     /// Documents changed after the requested cursor.
     pub documents: Vec<FeedDoc>,
 }
@@ -162,8 +165,8 @@ pub struct SessionAsk {
 pub struct FeedAsk {
     /// The cursor to read after.
     pub since: i64,
-    /// How many signing keys the device holds.
-    pub keys: i64,
+    /// The relay's key-log position of the last signing key the device holds from it.
+    pub key_cursor: i64,
     /// Most bytes of offered messages the device wants in one answer.
     pub max_bytes: usize,
 }

@@ -46,6 +46,9 @@ pub(crate) mod keys {
     /// The relay device id under which this device's signing key is registered (a new
     /// enrolment is a new device id; a new URL for the same relay is not).
     pub const KEY_REGISTERED: &str = "relay.sign_key_registered";
+    /// `RELAY_DEVICE_ID:N`: the position in that relay's key log of the last signing key this
+    /// device holds from it.
+    pub const KEY_CURSOR: &str = "relay.key_cursor";
     pub const CURSOR: &str = "sync.cursor";
     pub const LAST_OK: &str = "sync.last_ok";
     pub const LAST_ERROR: &str = "sync.last_error";

@@ -246,7 +246,7 @@ impl<'a> Session<'a> {
             let feed = feed_open.then(|| -> Result<FeedAsk, SyncError> {
                 Ok(FeedAsk {
                     since: cursor,
-                    keys: self.client().store().sign_key_count()?,
+                    key_cursor: self.key_cursor()?,
                     max_bytes: self.opts.max_request_bytes,
                 })
             });
@@ -342,6 +342,18 @@ impl<'a> Session<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Where this device's copy of the relay's key directory ends (0: it has none from this
+    /// relay; a new enrolment starts again).
+    fn key_cursor(&self) -> Result<i64, SyncError> {
+        let stored = self.client().store().meta(keys::KEY_CURSOR)?;
+        Ok(stored
+            .as_deref()
+            .and_then(|v| v.rsplit_once(':'))
+            .filter(|(relay, _)| *relay == self.relay())
+            .and_then(|(_, at)| at.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Documents to ask receipts for: those awaiting the root unit's, unless this device is
@@ -691,6 +703,9 @@ impl<'a> Session<'a> {
                     })
                     .collect();
                 tx.put_sign_keys(&keys)?;
+            }
+            if let Some(at) = page.key_cursor {
+                tx.set_meta(keys::KEY_CURSOR, &format!("{relay}:{at}"))?;
             }
         }
         self.total += heard.len() + lacking.len();
