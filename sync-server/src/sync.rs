@@ -143,17 +143,7 @@ fn run(
     let taken = take_doc(db, memory.docs, doc_id)?;
     *loaded = taken.loaded;
     let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
-    let in_session = match memory.session {
-        Some(s) => memory.sessions.take(doc_id, &device.id, s),
-        None => None,
-    };
-    let state = match in_session {
-        Some(state) => state,
-        None => match db.sync_state(doc_id, &device.id)? {
-            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
-            None => State::new(),
-        },
-    };
+    let state = session_state(db, memory, doc_id, device)?;
     let item = Item {
         doc_id,
         device,
@@ -188,6 +178,26 @@ fn run(
     }
 }
 
+/// The relay's sync state for (document, device): this session's, else the persisted one
+/// (shared heads only), else a new one.
+fn session_state(
+    db: &Db,
+    memory: &mut Memory<'_>,
+    doc_id: &str,
+    device: &Device,
+) -> Result<State, ItemError> {
+    if let Some(state) = memory
+        .session
+        .and_then(|s| memory.sessions.take(doc_id, &device.id, s))
+    {
+        return Ok(state);
+    }
+    Ok(match db.sync_state(doc_id, &device.id)? {
+        Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
+        None => State::new(),
+    })
+}
+
 /// An offered message (encoded) and the signatures of its changes.
 pub(crate) type Offer = (Vec<u8>, Vec<ChangeSignature>);
 
@@ -211,13 +221,7 @@ pub(crate) fn offer(
     let Some(session) = memory.session else {
         return Ok(None);
     };
-    let mut state = match memory.sessions.take(doc_id, &device.id, session) {
-        Some(state) => state,
-        None => match db.sync_state(doc_id, &device.id)? {
-            Some(bytes) => State::decode(&bytes).unwrap_or_else(|_| State::new()),
-            None => State::new(),
-        },
-    };
+    let mut state = session_state(db, memory, doc_id, device)?;
     let taken = take_doc(db, memory.docs, doc_id)?;
     let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
     let now = std::time::Instant::now();

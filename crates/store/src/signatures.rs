@@ -73,13 +73,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// How many keys the directory holds.
-    pub fn sign_key_count(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM sign_keys", [], |r| r.get(0))?)
-    }
 }
 
 impl Tx<'_> {

@@ -73,6 +73,24 @@ impl AppState {
         &self.metrics
     }
 
+    /// Runs `f` with the relay's in-memory documents and session states, for a client session
+    /// named `session`. Call it inside [`Self::with_db`]: the lock order is database, then
+    /// cache, then sessions.
+    pub(crate) fn with_memory<T>(
+        &self,
+        session: Option<&str>,
+        f: impl FnOnce(&mut crate::sync::Memory<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let poisoned = || AppError::Internal("memory lock poisoned".into());
+        let mut docs = self.cache.lock().map_err(|_| poisoned())?;
+        let mut sessions = self.sessions.lock().map_err(|_| poisoned())?;
+        f(&mut crate::sync::Memory {
+            docs: &mut docs,
+            sessions: &mut sessions,
+            session,
+        })
+    }
+
     /// Runs `f` with the database on a blocking thread.
     pub async fn with_db<T, F>(&self, f: F) -> Result<T, AppError>
     where

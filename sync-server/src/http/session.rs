@@ -24,6 +24,7 @@ use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH}
 use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld};
 use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
 use super::{body, AppState, Authed};
+use crate::db::{Db, Device};
 use crate::error::AppError;
 use crate::sync::{offer, ItemStatus, Memory};
 
@@ -74,6 +75,44 @@ struct SessionStatus {
     offered: usize,
 }
 
+/// The feed page `ask` reads, and the relay's first message for each of its documents the
+/// device did not send a message about (`asked`), within the device's byte budget.
+fn feed_with_offers(
+    db: &Db,
+    memory: &mut Memory<'_>,
+    device: &Device,
+    ask: &FeedAsk,
+    asked: &HashSet<String>,
+) -> Result<(FeedPage, Vec<DocMessage>), AppError> {
+    let held = match (ask.key_cursor, ask.keys) {
+        (Some(after), _) => Some(KeysHeld::After(after)),
+        (None, Some(count)) => Some(KeysHeld::Count(count)),
+        (None, None) => None,
+    };
+    let page = feed_page(db, device, ask.since, held)?;
+    let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
+    let mut offers = Vec::new();
+    for doc in &page.documents {
+        if budget == 0 || asked.contains(&doc.id) {
+            continue;
+        }
+        match offer(db, memory, device, &doc.id, doc.access) {
+            Ok(Some((message, signatures))) => {
+                budget = budget.saturating_sub(message.len());
+                offers.push(DocMessage {
+                    doc_id: doc.id.clone(),
+                    message,
+                    signatures,
+                });
+            }
+            Ok(None) => {}
+            // The device asks for it the usual way.
+            Err(e) => tracing::warn!(doc = %doc.id, code = e.0, "no offer for a feed document"),
+        }
+    }
+    Ok((page, offers))
+}
+
 /// Handles one session request for the authenticated device.
 pub async fn session(
     State(state): State<AppState>,
@@ -103,52 +142,23 @@ pub async fn session(
             } else {
                 create_all(db, &device, header.create, max_doc_id)?
             };
-            // Lock order: database (held by `with_db`), then cache, then sessions.
-            let poisoned = || AppError::Internal("memory lock poisoned".into());
-            let mut docs = shared.cache.lock().map_err(|_| poisoned())?;
-            let mut sessions = shared.sessions.lock().map_err(|_| poisoned())?;
-            let mut memory = Memory {
-                docs: &mut docs,
-                sessions: &mut sessions,
-                session: session.as_deref(),
-            };
             let asked: HashSet<String> = env.items.iter().map(|m| m.doc_id.clone()).collect();
-            let (statuses, mut replies) = run_items(&shared, db, &mut memory, &device, env.items);
-            let mut offered = 0;
-            let feed = match header.feed {
-                None => None,
-                Some(ask) => {
-                    let held = match (ask.key_cursor, ask.keys) {
-                        (Some(after), _) => Some(KeysHeld::After(after)),
-                        (None, Some(count)) => Some(KeysHeld::Count(count)),
-                        (None, None) => None,
+            let (statuses, replies, feed, offered) =
+                shared.with_memory(session.as_deref(), |memory| {
+                    let (statuses, mut replies) =
+                        run_items(&shared, db, memory, &device, env.items);
+                    let (feed, offered) = match header.feed {
+                        None => (None, 0),
+                        Some(ask) => {
+                            let (page, offers) =
+                                feed_with_offers(db, memory, &device, &ask, &asked)?;
+                            let offered = offers.len();
+                            replies.extend(offers);
+                            (Some(page), offered)
+                        }
                     };
-                    let page = feed_page(db, &device, ask.since, held)?;
-                    let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
-                    for doc in &page.documents {
-                        if budget == 0 || asked.contains(&doc.id) {
-                            continue;
-                        }
-                        match offer(db, &mut memory, &device, &doc.id, doc.access) {
-                            Ok(Some((message, signatures))) => {
-                                budget = budget.saturating_sub(message.len());
-                                offered += 1;
-                                replies.push(DocMessage {
-                                    doc_id: doc.id.clone(),
-                                    message,
-                                    signatures,
-                                });
-                            }
-                            Ok(None) => {}
-                            // The device asks for it the usual way.
-                            Err(e) => {
-                                tracing::warn!(doc = %doc.id, code = e.0, "no offer for a feed document")
-                            }
-                        }
-                    }
-                    Some(page)
-                }
-            };
+                    Ok((statuses, replies, feed, offered))
+                })?;
             let receipts = if header.receipts.is_empty() {
                 Vec::new()
             } else {

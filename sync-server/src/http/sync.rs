@@ -38,22 +38,9 @@ pub async fn sync(
     let metrics_state = state.clone();
     let (statuses, replies) = state
         .with_db(move |db| {
-            // Lock order: database (held by `with_db`), then cache, then sessions.
-            let poisoned = || AppError::Internal("memory lock poisoned".into());
-            let mut docs = metrics_state.cache.lock().map_err(|_| poisoned())?;
-            let mut sessions = metrics_state.sessions.lock().map_err(|_| poisoned())?;
-            let mut memory = Memory {
-                docs: &mut docs,
-                sessions: &mut sessions,
-                session: session.as_deref(),
-            };
-            Ok(run_items(
-                &metrics_state,
-                db,
-                &mut memory,
-                &device,
-                env.items,
-            ))
+            metrics_state.with_memory(session.as_deref(), |memory| {
+                Ok(run_items(&metrics_state, db, memory, &device, env.items))
+            })
         })
         .await?;
     let status = serde_json::to_vec(&serde_json::json!({ "items": statuses }))

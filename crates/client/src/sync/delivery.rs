@@ -3,8 +3,9 @@
 use automerge::ChangeHash;
 use serde::Serialize;
 use tidemark_domain::document::RecordDoc;
-use tidemark_store::split_heads;
+use tidemark_store::{heads_key, split_heads, ReceiptRow};
 
+use crate::records::heads_of;
 use crate::{Client, ClientError};
 
 /// How far a record's current state has travelled.
@@ -107,4 +108,54 @@ impl Client {
             units,
         })
     }
+}
+
+/// Records which units hold the current state of the documents in `answer`; returns how many
+/// receipts it learned.
+pub(super) fn apply_receipts(
+    tx: &tidemark_store::Tx<'_>,
+    answer: &[super::http::DocReceipts],
+    actor: &automerge::ActorId,
+    own_device: &str,
+    now: i64,
+) -> Result<usize, super::SyncError> {
+    let mut learned = 0;
+    for doc in answer {
+        let Some(bytes) = tx.load_doc(&doc.id)? else {
+            continue;
+        };
+        let Ok(mut d) = RecordDoc::load(&bytes, actor) else {
+            continue;
+        };
+        let ours = d.heads();
+        let ours_key = heads_of(&mut d);
+        for unit in &doc.units {
+            let mut best: Option<String> = None;
+            for dev in &unit.devices {
+                if dev.device_id == own_device {
+                    continue;
+                }
+                let theirs: Vec<ChangeHash> =
+                    dev.heads.iter().filter_map(|h| h.parse().ok()).collect();
+                if d.covers(&theirs, &ours) {
+                    best = Some(ours_key.clone());
+                    break;
+                }
+                best.get_or_insert_with(|| heads_key(&dev.heads));
+            }
+            let Some(heads) = best else { continue };
+            tx.put_receipt(
+                &doc.id,
+                &ReceiptRow {
+                    unit: unit.unit.clone(),
+                    via: "relay".into(),
+                    root: unit.root,
+                    heads,
+                    at: now,
+                },
+            )?;
+            learned += 1;
+        }
+    }
+    Ok(learned)
 }

@@ -19,7 +19,7 @@ use automerge::ChangeHash;
 use rand::RngCore;
 use serde::Serialize;
 use tidemark_domain::document::RecordDoc;
-use tidemark_store::{heads_key, ReceiptRow, SignKey};
+use tidemark_store::{heads_key, SignKey};
 use tidemark_sync_protocol::DocMessage;
 
 use super::http::{
@@ -27,7 +27,7 @@ use super::http::{
 };
 use super::sharing::new_doc;
 use super::{connect, keys, lock, RelayConfig, SharedClient, SyncError, SyncOptions, SyncStatus};
-use crate::records::{heads_of, persist};
+use crate::records::persist;
 use crate::signing;
 use crate::{now_secs, Client};
 
@@ -295,11 +295,11 @@ impl<'a> Session<'a> {
             let sent: Vec<String> = items.iter().map(|m| m.doc_id.clone()).collect();
             self.report.sync_requests += 1;
             let (answer, replies) = self.http.session(&self.name, &ask, items).await?;
-            let lacking = self.apply(&mut live, &ask, &sent, answer.clone(), replies)?;
             if let Some(page) = &answer.feed {
                 cursor = page.cursor;
                 feed_open = page.more;
             }
+            let lacking = self.apply(&mut live, &ask, &sent, answer, replies)?;
             // Every document that heard from the relay (to acknowledge) and every feed document
             // still behind: their next message goes in the next request.
             for id in lacking
@@ -709,61 +709,16 @@ impl<'a> Session<'a> {
             }
         }
         self.total += heard.len() + lacking.len();
-        self.report.receipts +=
-            apply_receipts(&tx, &answer.receipts, &actor, &self.cfg.device_id, now)?;
+        self.report.receipts += super::delivery::apply_receipts(
+            &tx,
+            &answer.receipts,
+            &actor,
+            &self.cfg.device_id,
+            now,
+        )?;
         tx.commit()?;
         Ok(lacking)
     }
-}
-
-/// Records which units hold the current state of the documents in `answer`; returns how many
-/// receipts it learned.
-fn apply_receipts(
-    tx: &tidemark_store::Tx<'_>,
-    answer: &[super::http::DocReceipts],
-    actor: &automerge::ActorId,
-    own_device: &str,
-    now: i64,
-) -> Result<usize, SyncError> {
-    let mut learned = 0;
-    for doc in answer {
-        let Some(bytes) = tx.load_doc(&doc.id)? else {
-            continue;
-        };
-        let Ok(mut d) = RecordDoc::load(&bytes, actor) else {
-            continue;
-        };
-        let ours = d.heads();
-        let ours_key = heads_of(&mut d);
-        for unit in &doc.units {
-            let mut best: Option<String> = None;
-            for dev in &unit.devices {
-                if dev.device_id == own_device {
-                    continue;
-                }
-                let theirs: Vec<ChangeHash> =
-                    dev.heads.iter().filter_map(|h| h.parse().ok()).collect();
-                if d.covers(&theirs, &ours) {
-                    best = Some(ours_key.clone());
-                    break;
-                }
-                best.get_or_insert_with(|| heads_key(&dev.heads));
-            }
-            let Some(heads) = best else { continue };
-            tx.put_receipt(
-                &doc.id,
-                &ReceiptRow {
-                    unit: unit.unit.clone(),
-                    via: "relay".into(),
-                    root: unit.root,
-                    heads,
-                    at: now,
-                },
-            )?;
-            learned += 1;
-        }
-    }
-    Ok(learned)
 }
 
 /// Whether `actor` made any of the document's changes after `shared`.
