@@ -89,7 +89,7 @@ pub(crate) fn check_signatures(
     }
     // Signatures of changes not here yet.
     for (hash, sigs) in by_hash {
-        if fork.get_change_by_hash(&ChangeHash(hash)).is_none() {
+        if fork.get_change_meta_by_hash(&ChangeHash(hash)).is_none() {
             let hex = ChangeHash(hash).to_string();
             keep.extend(sigs.into_iter().map(|s| (hex.clone(), s.sig.to_vec())));
         }

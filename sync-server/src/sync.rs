@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::references::references;
 use crate::session::Sessions;
 use crate::signing::{check_signatures, signatures_to_send};
+use tidemark_sync_protocol::presume::presume_shared;
 use tidemark_sync_protocol::ChangeSignature;
 
 /// What the relay keeps in memory between rounds, borrowed for one batch.
@@ -229,25 +230,17 @@ pub(crate) fn offer(
     heads.sort();
     let mut shared = state.shared_heads.clone();
     shared.sort();
-    let known = shared.iter().all(|h| doc.get_change_by_hash(h).is_some());
+    let known = shared
+        .iter()
+        .all(|h| doc.get_change_meta_by_hash(h).is_some());
     if heads.is_empty() || heads == shared || !known {
         memory.docs.put(doc_id, doc, stored, version, now);
         memory.sessions.put(doc_id, &device.id, session, state, now);
         return Ok(None);
     }
     state.set_read_only(access < Access::Write);
-    state.their_heads = Some(shared.clone());
-    state.their_need = Some(Vec::new());
-    state.their_have = Some(vec![automerge::sync::Have {
-        last_sync: shared,
-        bloom: automerge::sync::BloomFilter::default(),
-    }]);
-    // The device runs this build's Automerge: a document it has nothing of goes whole (one
-    // compressed save) rather than change by change.
-    state.their_capabilities = Some(vec![
-        automerge::sync::Capability::MessageV1,
-        automerge::sync::Capability::MessageV2,
-    ]);
+    let to_send = doc.get_changes_meta(&shared).len();
+    presume_shared(&mut state, to_send);
     let sent_before = state.sent_hashes.clone();
     let message = doc.sync().generate_sync_message(&mut state);
     let sent: Vec<automerge::ChangeHash> = state
@@ -488,7 +481,7 @@ fn waits_only_on_held(
         .their_heads
         .iter()
         .flatten()
-        .filter(|h| fork.get_change_by_hash(h).is_none())
+        .filter(|h| fork.get_change_meta_by_hash(h).is_none())
         .map(|h| h.to_string())
         .collect();
     Ok(!missing.is_empty() && db.all_held(doc_id, &missing)?)

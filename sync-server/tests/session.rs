@@ -84,8 +84,14 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
     assert_eq!(status["created"][0]["code"], "created", "{status}");
     assert_eq!(status["items"][0]["code"], "ok", "{status}");
     assert_eq!(status["items"][0]["accepted"], 1, "{status}");
-    // Its own document is in the feed, but the relay knows the station holds it: no offer.
+    // The exchange itself brought the station's own document up to date: the feed does not
+    // echo it back, and nothing is offered.
     assert_eq!(status["offered"], 0, "{status}");
+    assert_eq!(
+        status["feed"]["documents"],
+        serde_json::json!([]),
+        "{status}"
+    );
     assert!(replies.items.iter().all(|m| m.doc_id == id));
 
     // HQ: one request reads the feed and brings the record.
@@ -297,4 +303,95 @@ async fn a_device_reads_only_the_keys_registered_after_its_last_one() {
     assert_eq!(keys.len(), 1, "{status}");
     assert_eq!(keys[0]["key"], hex::encode(key.public()));
     assert_eq!(status["feed"]["key_cursor"], cursor + 2);
+}
+
+/// Posts `body` raw to `/v1/session` with `headers`; returns the response's content headers
+/// and its bytes as they came off the wire.
+async fn raw_session(
+    peer: &Peer,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> (Option<String>, Option<String>, Vec<u8>) {
+    let mut req = peer.post("/v1/session");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.body(body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let (encoding, dictionary) = (header("content-encoding"), header("tidemark-dictionary"));
+    (encoding, dictionary, resp.bytes().await.unwrap().to_vec())
+}
+
+/// A client that offers its request as the dictionary gets an answer compressed with it,
+/// which decodes only with that dictionary and reads the same as the plain answer; a client
+/// that does not offer it gets plain zstd.
+#[tokio::test]
+async fn an_answer_compressed_with_the_request_for_a_dictionary_decodes_with_it_only() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let ids = ["patrol:TT:20260302:01", "patrol:TT:20260302:02"];
+    let mut items = Vec::new();
+    for id in ids {
+        tt.local(id, vietnamese_doc_text());
+        let mut state = pushing_state();
+        let m = tt
+            .docs
+            .get_mut(id)
+            .unwrap()
+            .sync()
+            .generate_sync_message(&mut state)
+            .unwrap();
+        items.push(DocMessage::new(id, m.encode()));
+    }
+    let header = serde_json::json!({
+        "create": ids.iter().map(|id| serde_json::json!({"id": id, "owner_unit": "TT", "kind": "patrol"})).collect::<Vec<_>>(),
+    });
+    let body = encode_session(header.to_string().as_bytes(), &Envelope { items });
+    let (encoding, dictionary, wire) = raw_session(
+        &tt,
+        body.clone(),
+        &[
+            ("tidemark-session", "s-dict"),
+            ("accept-encoding", "zstd"),
+            ("tidemark-dictionary", "request"),
+        ],
+    )
+    .await;
+    assert_eq!(encoding.as_deref(), Some("zstd"));
+    assert_eq!(dictionary.as_deref(), Some("request"));
+    // Without the dictionary the bytes do not decode (or not to the answer).
+    let plain = zstd::stream::decode_all(&wire[..]);
+    assert!(plain.map_or(true, |b| decode_response(&b, &Limits::default()).is_err()));
+    let mut out = Vec::new();
+    let mut decoder = zstd::stream::read::Decoder::with_dictionary(&wire[..], &body).unwrap();
+    std::io::copy(&mut decoder, &mut out).unwrap();
+    let (status, replies) = decode_response(&out, &Limits::default()).unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["created"][0]["code"], "created", "{status}");
+    assert_eq!(status["items"][1]["accepted"], 1, "{status}");
+    assert_eq!(replies.items.len(), 2);
+
+    // The same exchange again, without offering the dictionary: plain zstd, and the answer
+    // (the creations now exist, nothing new is accepted) decodes as is.
+    let (encoding, dictionary, wire) = raw_session(
+        &tt,
+        body,
+        &[
+            ("tidemark-session", "s-dict-2"),
+            ("accept-encoding", "zstd"),
+        ],
+    )
+    .await;
+    assert_eq!(encoding.as_deref(), Some("zstd"));
+    assert_eq!(dictionary, None);
+    let out = zstd::stream::decode_all(&wire[..]).unwrap();
+    let (status, _) = decode_response(&out, &Limits::default()).unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    assert_eq!(status["created"][0]["code"], "exists", "{status}");
+    assert_eq!(status["items"][0]["accepted"], 0, "{status}");
 }

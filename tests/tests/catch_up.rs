@@ -2,7 +2,7 @@
 //! at most two HTTP requests (the session request, then the acknowledgements), and the
 //! station learns in its next session that HQ holds its records.
 
-use tidemark_province::story::record_patrols;
+use tidemark_province::story::{import_lines, record_patrols, unit_lines};
 use tidemark_province::{Province, KEYS};
 use tidemark_testkit::Rng;
 
@@ -90,5 +90,35 @@ async fn a_station_catches_up_in_two_requests_and_hq_pulls_in_two() {
         keys.contains_key(&actor),
         "the spare's key did not reach HQ"
     );
+    p.stop().await.expect("stop");
+}
+
+/// A record the station holds but may not create at the relay (HQ's own unit record, from an
+/// imported unit list) is refused once; the refusal stands, so the station's later sessions do
+/// not offer it again, until it changes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_creation_is_not_retried_every_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Province::start(dir.path()).await.expect("province");
+    p.dev("tt")
+        .with(|c| import_lines(c, &unit_lines()))
+        .expect("unit list");
+    let first = p.sync("tt").await.expect("first sync");
+    assert!(
+        first
+            .refused
+            .iter()
+            .any(|(id, code)| id == "unit:HQ" && code == "forbidden"),
+        "{:?}",
+        first.refused
+    );
+    let second = p.sync("tt").await.expect("second sync");
+    assert!(
+        second.refused.iter().all(|(id, _)| id != "unit:HQ"),
+        "the refused creation was tried again: {:?}",
+        second.refused
+    );
+    assert_eq!(second.wire.requests, 1, "{second:?}");
+    assert_eq!(second.created + second.changes_sent, 0, "{second:?}");
     p.stop().await.expect("stop");
 }

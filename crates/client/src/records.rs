@@ -265,7 +265,7 @@ impl Client {
             Record::Patrol(p) => track_points(&p.track).0.len(),
             _ => 0,
         };
-        let changes = doc.automerge().get_changes(&[]).len();
+        let changes = doc.automerge().get_changes_meta(&[]).len();
         Ok(RecordView {
             record,
             conflicts,

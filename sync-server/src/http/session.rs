@@ -83,13 +83,18 @@ fn feed_with_offers(
     device: &Device,
     ask: &FeedAsk,
     asked: &HashSet<String>,
+    accepted: &HashSet<&str>,
 ) -> Result<(FeedPage, Vec<DocMessage>), AppError> {
     let held = match (ask.key_cursor, ask.keys) {
         (Some(after), _) => Some(KeysHeld::After(after)),
         (None, Some(count)) => Some(KeysHeld::Count(count)),
         (None, None) => None,
     };
-    let page = feed_page(db, device, ask.since, held)?;
+    let mut page = feed_page(db, device, ask.since, held)?;
+    // A document this request exchanged messages about is brought up to date by that exchange
+    // (the relay's reply carries whatever else it has): listing it again, with its heads, would
+    // only echo the device's own push back to it.
+    page.documents.retain(|d| !accepted.contains(d.id.as_str()));
     let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
     let mut offers = Vec::new();
     for doc in &page.documents {
@@ -150,8 +155,13 @@ pub async fn session(
                     let (feed, offered) = match header.feed {
                         None => (None, 0),
                         Some(ask) => {
+                            let accepted: HashSet<&str> = statuses
+                                .iter()
+                                .filter(|s| s.code == "ok")
+                                .map(|s| s.doc_id.as_str())
+                                .collect();
                             let (page, offers) =
-                                feed_with_offers(db, memory, &device, &ask, &asked)?;
+                                feed_with_offers(db, memory, &device, &ask, &asked, &accepted)?;
                             let offered = offers.len();
                             replies.extend(offers);
                             (Some(page), offered)
@@ -179,16 +189,17 @@ pub async fn session(
     let out = framed(
         &headers,
         encode_response(&status, &Envelope { items: replies }),
+        Some(&bytes),
     )?;
-    state.metrics().sync_round(bytes.len(), out.len());
+    state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
         device = %device_id,
         items,
         offered,
         in_bytes = bytes.len(),
-        out_bytes = out.len(),
+        out_bytes = out.body.len(),
         ms = started.elapsed().as_millis() as u64,
         "session request"
     );
-    Ok(sync_response(&headers, out))
+    Ok(sync_response(out))
 }

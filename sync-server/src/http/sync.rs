@@ -48,17 +48,18 @@ pub async fn sync(
     let out = framed(
         &headers,
         encode_response(&status, &Envelope { items: replies }),
+        None,
     )?;
-    state.metrics().sync_round(bytes.len(), out.len());
+    state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
         device = %device_id,
         items,
         in_bytes = bytes.len(),
-        out_bytes = out.len(),
+        out_bytes = out.body.len(),
         ms = started.elapsed().as_millis() as u64,
         "sync round"
     );
-    Ok(sync_response(&headers, out))
+    Ok(sync_response(out))
 }
 
 /// The `Tidemark-Session` header, checked.
@@ -109,22 +110,74 @@ pub(super) fn run_items(
     (statuses, replies)
 }
 
-/// The response body, zstd-compressed when the client takes it.
-pub(super) fn framed(headers: &HeaderMap, out: Vec<u8>) -> Result<Vec<u8>, AppError> {
-    if body::accepts_zstd(headers) {
-        return zstd::encode_all(out.as_slice(), 3)
-            .map_err(|e| AppError::Internal(format!("zstd failed: {e}")));
+/// Header by which a client says it can decode a response compressed with its own request
+/// body (as sent, before compression) for a zstd dictionary, and by which the relay says it
+/// did. What the answer repeats of the request (document ids, the heads the device just sent)
+/// then costs next to nothing on the wire.
+pub const DICTIONARY_HEADER: &str = "tidemark-dictionary";
+
+/// Larger requests are not used as a dictionary: loading one costs about what compressing it
+/// does, and the bodies it pays off for (a station's day on a weak link) are small.
+const DICTIONARY_MAX: usize = 128 * 1024;
+
+/// A response body as it goes on the wire.
+pub(super) struct Framed {
+    pub body: Vec<u8>,
+    zstd: bool,
+    dictionary: bool,
+}
+
+/// The response body, zstd-compressed when the client takes it; with `request` for a
+/// dictionary when the client asked for that.
+pub(super) fn framed(
+    headers: &HeaderMap,
+    out: Vec<u8>,
+    request: Option<&[u8]>,
+) -> Result<Framed, AppError> {
+    if !body::accepts_zstd(headers) {
+        return Ok(Framed {
+            body: out,
+            zstd: false,
+            dictionary: false,
+        });
     }
-    Ok(out)
+    let level = tidemark_sync_protocol::zstd_level(out.len());
+    let failed = |e: std::io::Error| AppError::Internal(format!("zstd failed: {e}"));
+    let wants_dictionary = headers
+        .get(DICTIONARY_HEADER)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"request"));
+    match request {
+        Some(dict) if wants_dictionary && !dict.is_empty() && dict.len() <= DICTIONARY_MAX => {
+            let body = zstd::bulk::Compressor::with_dictionary(level, dict)
+                .and_then(|mut c| c.compress(&out))
+                .map_err(failed)?;
+            Ok(Framed {
+                body,
+                zstd: true,
+                dictionary: true,
+            })
+        }
+        _ => Ok(Framed {
+            body: zstd::bulk::compress(&out, level).map_err(failed)?,
+            zstd: true,
+            dictionary: false,
+        }),
+    }
 }
 
 /// A sync response around a body from [`framed`].
-pub(super) fn sync_response(headers: &HeaderMap, out: Vec<u8>) -> Response {
-    let mut response = ([(CONTENT_TYPE, SYNC_MEDIA_TYPE)], out).into_response();
-    if body::accepts_zstd(headers) {
+pub(super) fn sync_response(framed: Framed) -> Response {
+    let mut response = ([(CONTENT_TYPE, SYNC_MEDIA_TYPE)], framed.body).into_response();
+    if framed.zstd {
         response.headers_mut().insert(
             CONTENT_ENCODING,
             axum::http::HeaderValue::from_static("zstd"),
+        );
+    }
+    if framed.dictionary {
+        response.headers_mut().insert(
+            DICTIONARY_HEADER,
+            axum::http::HeaderValue::from_static("request"),
         );
     }
     response

@@ -311,8 +311,9 @@ impl RelayHttp {
         if let Some((bytes, media)) = body {
             req = req.header(CONTENT_TYPE, media);
             if compress && bytes.len() >= COMPRESS_FROM {
-                let packed = zstd::bulk::compress(bytes, 3)
-                    .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
+                let packed =
+                    zstd::bulk::compress(bytes, tidemark_sync_protocol::zstd_level(bytes.len()))
+                        .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
                 sent = packed.len();
                 req = req.header(CONTENT_ENCODING, "zstd").body(packed);
             } else {
@@ -331,15 +332,20 @@ impl RelayHttp {
             .get(CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("zstd"));
+        let resp_dictionary = resp
+            .headers()
+            .get(DICTIONARY_HEADER)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"request"));
         let raw = resp.bytes().await.map_err(SyncError::from_reqwest)?;
         self.counters
             .bytes_down
             .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        // The relay may compress an answer with this request's body for a dictionary, when
+        // the request offered that (see `session`).
+        let dictionary = resp_dictionary.then_some(body.map(|(b, _)| b)).flatten();
         let bytes = if zstd_body {
-            let mut out = Vec::new();
-            zstd::stream::copy_decode(&raw[..], &mut out)
-                .map_err(|e| SyncError::bad_response(format!("undecodable response: {e}")))?;
-            out
+            decode_zstd(&raw, dictionary)
+                .map_err(|e| SyncError::bad_response(format!("undecodable response: {e}")))?
         } else {
             raw.to_vec()
         };
@@ -416,7 +422,8 @@ impl RelayHttp {
         let req = self
             .http
             .post(self.url("/v1/session"))
-            .header("tidemark-session", session);
+            .header("tidemark-session", session)
+            .header(DICTIONARY_HEADER, "request");
         let bytes = self.send(req, Some((&body, SYNC_MEDIA_TYPE))).await?;
         let (status, env) = decode_response(&bytes, &Limits::default())
             .map_err(|e| SyncError::bad_response(format!("malformed session response: {e}")))?;
@@ -433,6 +440,26 @@ impl RelayHttp {
         )
         .await
     }
+}
+
+/// Header by which a session request offers its own body as the zstd dictionary of the
+/// answer, and by which the relay says it used it: what the answer repeats of the request
+/// (document ids, the heads just sent) then costs next to nothing on a weak link.
+pub const DICTIONARY_HEADER: &str = "tidemark-dictionary";
+
+/// Decodes a zstd body, with `dictionary` when the relay compressed it with one.
+fn decode_zstd(raw: &[u8], dictionary: Option<&[u8]>) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match dictionary {
+        Some(dict) => {
+            let mut decoder = zstd::stream::read::Decoder::with_dictionary(raw, dict)?;
+            std::io::copy(&mut decoder, &mut out)?;
+        }
+        None => {
+            zstd::stream::copy_decode(raw, &mut out)?;
+        }
+    }
+    Ok(out)
 }
 
 /// The relay's answer to starting (or resuming) an upload.

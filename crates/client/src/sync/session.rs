@@ -20,6 +20,7 @@ use rand::RngCore;
 use serde::Serialize;
 use tidemark_domain::document::RecordDoc;
 use tidemark_store::{heads_key, SignKey};
+use tidemark_sync_protocol::presume::presume_shared;
 use tidemark_sync_protocol::DocMessage;
 
 use super::http::{
@@ -476,10 +477,12 @@ impl<'a> Session<'a> {
                     // others (a bundle's) may be in a document it only reads, where the relay
                     // refuses any change; for those, and after a refusal, the relay is asked
                     // first and answers as to a reader.
-                    if !self.plain.contains(id)
-                        && wrote_since(&mut doc, &state.shared_heads, &c.identity().actor)
-                    {
-                        presume_shared(&mut state);
+                    if !self.plain.contains(id) {
+                        if let Some(to_send) =
+                            own_news(&mut doc, &state.shared_heads, &c.identity().actor)
+                        {
+                            presume_shared(&mut state, to_send);
+                        }
                     }
                     live.entry(id.clone()).or_insert(state)
                 }
@@ -575,6 +578,7 @@ impl<'a> Session<'a> {
                 "the relay answered a document batch with the wrong number of results",
             ));
         }
+        let mut refused_create: HashSet<&str> = HashSet::new();
         for r in &answer.created {
             match r.code.as_str() {
                 "created" | "exists" => {
@@ -587,6 +591,7 @@ impl<'a> Session<'a> {
                     tracing::warn!(doc = %r.id, code, "relay refused to create a document");
                     self.report.refused.push((r.id.clone(), code.to_string()));
                     tx.mark_refused(&relay, &r.id, code, now)?;
+                    refused_create.insert(r.id.as_str());
                 }
             }
         }
@@ -605,7 +610,10 @@ impl<'a> Session<'a> {
                 tracing::warn!(doc = %id, code = %status.code, "relay refused a document");
                 self.plain.insert(id.clone());
                 self.report.refused.push((id.clone(), status.code.clone()));
-                if status.code == "not_found" {
+                if refused_create.contains(id.as_str()) {
+                    // Its creation was refused just now, which is why the relay does not know
+                    // it: that refusal stands until the document changes here.
+                } else if status.code == "not_found" {
                     // The relay does not have it (any more): create it again next session.
                     tx.forget_sync_state(&relay, id)?;
                 } else {
@@ -721,26 +729,15 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Whether `actor` made any of the document's changes after `shared`.
-fn wrote_since(doc: &mut RecordDoc, shared: &[ChangeHash], actor: &automerge::ActorId) -> bool {
-    doc.automerge()
-        .get_changes(shared)
+/// How many changes the document has after `shared`, when `actor` made any of them.
+fn own_news(
+    doc: &mut RecordDoc,
+    shared: &[ChangeHash],
+    actor: &automerge::ActorId,
+) -> Option<usize> {
+    let after = doc.automerge().get_changes_meta(shared);
+    after
         .iter()
-        .any(|c| c.actor_id() == actor)
-}
-
-/// Makes a state loaded from storage (shared heads only) say that the relay has exactly the
-/// shared heads and needs nothing else, so the first message carries every change after them.
-fn presume_shared(state: &mut State) {
-    let shared = state.shared_heads.clone();
-    state.their_heads = Some(shared.clone());
-    state.their_need = Some(Vec::new());
-    state.their_have = Some(vec![automerge::sync::Have {
-        last_sync: shared,
-        bloom: automerge::sync::BloomFilter::default(),
-    }]);
-    state.their_capabilities = Some(vec![
-        automerge::sync::Capability::MessageV1,
-        automerge::sync::Capability::MessageV2,
-    ]);
+        .any(|c| c.actor.as_ref() == actor)
+        .then_some(after.len())
 }
