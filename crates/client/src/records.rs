@@ -47,6 +47,17 @@ pub(crate) fn persist(
     created_here: bool,
 ) -> Result<Record, ClientError> {
     let record = doc.read()?;
+    persist_read(tx, doc, record, heads, created_here)
+}
+
+/// [`persist`] for a caller that has read `record` from `doc` already.
+pub(crate) fn persist_read(
+    tx: &Tx<'_>,
+    doc: &mut RecordDoc,
+    record: Record,
+    heads: &[automerge::ChangeHash],
+    created_here: bool,
+) -> Result<Record, ClientError> {
     crate::signing::sign_new(tx, doc, heads)?;
     let chunk = doc.save_after(heads);
     let now = now_secs();

@@ -128,7 +128,7 @@ impl RecordDoc {
         .map_err(|e| DomainError::Corrupt(e.to_string()))?
         .with_actor(actor);
         self.doc = loaded;
-        Ok(self.doc.get_changes(&before).len())
+        Ok(self.doc.get_changes_meta(&before).len())
     }
 
     /// The next sync message for a peer whose state is `state`, if there is anything to say.
@@ -157,7 +157,7 @@ impl RecordDoc {
             .sync()
             .receive_sync_message(&mut scratch_state, message)
             .map_err(|e| DomainError::Corrupt(format!("sync message does not apply: {e}")))?;
-        let new = scratch.get_changes(&before).len();
+        let new = scratch.get_changes_meta(&before).len();
         self.doc = scratch;
         *state = scratch_state;
         Ok(new)
@@ -167,7 +167,7 @@ impl RecordDoc {
     pub fn has_heads(&mut self, heads: &[ChangeHash]) -> bool {
         heads
             .iter()
-            .all(|h| self.doc.get_change_by_hash(h).is_some())
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
     }
 
     /// Whether the history up to `theirs` includes every change up to `ours`: `theirs` covers
@@ -176,16 +176,16 @@ impl RecordDoc {
         let known: Vec<ChangeHash> = theirs
             .iter()
             .copied()
-            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .filter(|h| self.doc.get_change_meta_by_hash(h).is_some())
             .collect();
         if ours.iter().all(|h| known.contains(h)) {
             return true;
         }
         let missing: std::collections::HashSet<ChangeHash> = self
             .doc
-            .get_changes(&known)
+            .get_changes_meta(&known)
             .iter()
-            .map(|c| c.hash())
+            .map(|c| c.hash)
             .collect();
         ours.iter().all(|h| !missing.contains(h))
     }

@@ -281,3 +281,42 @@ fn plan_sections_merge_character_edits_from_two_units() {
         );
     }
 }
+
+/// After a merge, a later edit on top leaves one head again; the history is no longer one
+/// chain (the edit builds on both sides), so the conflict stays visible. A record one writer
+/// edited many times has one chain and no conflict.
+#[test]
+fn a_conflict_stays_visible_after_a_later_edit_gives_one_head() {
+    let (mut a, mut b) = replicas(&plan_item());
+    let ma = meta(
+        "Phạm Thị Hoa",
+        "Huyện ủy Gò Công Đông",
+        "dev-a",
+        1_735_710_000,
+    );
+    let mb = meta(
+        "Võ Minh Đức",
+        "Đồn Biên phòng Vàm Láng",
+        "dev-b",
+        1_735_720_000,
+    );
+    a.set_field("status", "hoàn thành", &ma).expect("status a");
+    b.set_field("status", "tạm hoãn", &mb).expect("status b");
+    a.merge(&mut b).expect("merge");
+    a.splice("content", 0, 0, "Đã rà soát: ", &ma)
+        .expect("edit after merge");
+    assert_eq!(a.heads().len(), 1);
+    let found = conflicts::conflicts(&mut a).expect("conflicts");
+    assert_eq!(
+        found.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+        vec!["status"]
+    );
+
+    let (mut solo, _) = replicas(&plan_item());
+    for status in ["đang thực hiện", "tạm hoãn", "hoàn thành"] {
+        solo.set_field("status", status, &ma).expect("solo edit");
+    }
+    assert!(conflicts::conflicts(&mut solo)
+        .expect("conflicts")
+        .is_empty());
+}

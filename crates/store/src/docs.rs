@@ -11,9 +11,8 @@ use crate::{Store, StoreError, Tx};
 /// Snapshot and chunks of `id`, concatenated; `None` if the store has no such document.
 fn load(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let snapshot: Option<Option<Vec<u8>>> = conn
-        .query_row("SELECT snapshot FROM documents WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     let Some(snapshot) = snapshot else {
         return Ok(None);
@@ -30,16 +29,13 @@ fn load(conn: &Connection, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
 
 fn stats(conn: &Connection, id: &str) -> Result<Option<DocStats>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT chunk_count, chunk_bytes FROM documents WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(DocStats {
-                    chunk_count: r.get(0)?,
-                    chunk_bytes: r.get(1)?,
-                })
-            },
-        )
+        .prepare_cached("SELECT chunk_count, chunk_bytes FROM documents WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(DocStats {
+                chunk_count: r.get(0)?,
+                chunk_bytes: r.get(1)?,
+            })
+        })
         .optional()?)
 }
 
@@ -87,33 +83,35 @@ impl Tx<'_> {
         data: &[u8],
         now: i64,
     ) -> Result<DocStats, StoreError> {
-        self.tx.execute(
-            "INSERT INTO documents(id, kind, snapshot, updated_at) VALUES (?1, ?2, NULL, ?3)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO documents(id, kind, snapshot, updated_at) VALUES (?1, ?2, NULL, ?3)
              ON CONFLICT(id) DO NOTHING",
-            params![id, kind, now],
-        )?;
-        let seq: i64 = self.tx.query_row(
-            "UPDATE documents SET next_seq = next_seq + 1, chunk_count = chunk_count + 1,
+            )?
+            .execute(params![id, kind, now])?;
+        let seq: i64 = self
+            .tx
+            .prepare_cached(
+                "UPDATE documents SET next_seq = next_seq + 1, chunk_count = chunk_count + 1,
                  chunk_bytes = chunk_bytes + ?2, updated_at = ?3
              WHERE id = ?1 RETURNING next_seq - 1",
-            params![id, data.len() as i64, now],
-            |r| r.get(0),
-        )?;
-        self.tx.execute(
-            "INSERT INTO chunks(doc_id, seq, data) VALUES (?1, ?2, ?3)",
-            params![id, seq, data],
-        )?;
+            )?
+            .query_row(params![id, data.len() as i64, now], |r| r.get(0))?;
+        self.tx
+            .prepare_cached("INSERT INTO chunks(doc_id, seq, data) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, seq, data])?;
         self.stats(id)
     }
 
     /// Replaces a document's snapshot with `snapshot` (a full save) and drops its chunks.
     pub fn compact(&self, id: &str, snapshot: &[u8], now: i64) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1",
+        self.tx.prepare_cached(
+            "UPDATE documents SET snapshot = ?2, chunk_count = 0, chunk_bytes = 0, updated_at = ?3 WHERE id = ?1")?.execute(
             params![id, snapshot, now],
         )?;
         self.tx
-            .execute("DELETE FROM chunks WHERE doc_id = ?1", [id])?;
+            .prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+            .execute([id])?;
         Ok(())
     }
 

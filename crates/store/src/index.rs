@@ -30,10 +30,12 @@ impl Tx<'_> {
         self.unindex(id)?;
         let json = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let unit = record.owner_unit();
-        self.tx.execute(
-            "INSERT INTO records(id, kind, unit, unit_key, date, title, conflicts, json)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO records(id, kind, unit, unit_key, date, title, conflicts, json)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
+            )?
+            .execute(params![
                 id,
                 record.kind().as_str(),
                 unit,
@@ -42,14 +44,12 @@ impl Tx<'_> {
                 record.title(),
                 conflicts as i64,
                 json
-            ],
-        )?;
+            ])?;
         let rowid = self.tx.last_insert_rowid();
         let body = fold_for_search(&format!("{} {}", id, record.search_text()));
-        self.tx.execute(
-            "INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)",
-            params![rowid, body],
-        )?;
+        self.tx
+            .prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?
+            .execute(params![rowid, body])?;
         self.index_attachments(record)?;
         self.index_kind(record)
     }
@@ -58,15 +58,16 @@ impl Tx<'_> {
         use rusqlite::OptionalExtension;
         let rowid: Option<i64> = self
             .tx
-            .query_row("SELECT rowid FROM records WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
         if let Some(rowid) = rowid {
             self.tx
-                .execute("DELETE FROM records_fts WHERE rowid = ?1", [rowid])?;
+                .prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?
+                .execute([rowid])?;
             self.tx
-                .execute("DELETE FROM records WHERE rowid = ?1", [rowid])?;
+                .prepare_cached("DELETE FROM records WHERE rowid = ?1")?
+                .execute([rowid])?;
         }
         for (table, col) in PER_RECORD_TABLES {
             let mut stmt = self
@@ -81,8 +82,8 @@ impl Tx<'_> {
         let t = &self.tx;
         match record {
             Record::Unit(u) => {
-                t.execute(
-                    "INSERT INTO units(id, name, name_key, code_key, kind, parent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                t.prepare_cached(
+                    "INSERT INTO units(id, name, name_key, code_key, kind, parent) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
                     params![
                         u.id,
                         u.name,
@@ -95,8 +96,8 @@ impl Tx<'_> {
             }
             Record::Patrol(p) => {
                 let ts = |s: &str| parse_time(s).map(|t| t.timestamp());
-                t.execute(
-                    "INSERT INTO patrols(id, station, start_ts, end_ts, joint) VALUES (?1, ?2, ?3, ?4, ?5)",
+                t.prepare_cached(
+                    "INSERT INTO patrols(id, station, start_ts, end_ts, joint) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                     params![
                         p.id,
                         fold_for_search(&p.station),
@@ -106,59 +107,63 @@ impl Tx<'_> {
                     ],
                 )?;
                 for (i, v) in p.vessels_inspected.iter().enumerate() {
-                    t.execute(
-                        "INSERT INTO inspections(record_id, idx, registration, owner, result) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    t.prepare_cached(
+                        "INSERT INTO inspections(record_id, idx, registration, owner, result) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                         params![p.id, i as i64, v.registration, v.owner, v.result],
                     )?;
                 }
                 for (i, v) in p.violations.iter().enumerate() {
-                    t.execute(
+                    t.prepare_cached(
                         "INSERT INTO violations(record_id, idx, registration, violation, action, fine_vnd)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
                         params![p.id, i as i64, v.registration, v.violation, v.action, v.fine_vnd.map(|f| f as i64)],
                     )?;
                 }
             }
             Record::Plan(p) => {
-                t.execute(
+                t.prepare_cached(
                     "INSERT INTO plans(id, period_from, period_to) VALUES (?1, ?2, ?3)",
-                    params![p.id, p.period_from, p.period_to],
-                )?;
+                )?
+                .execute(params![p.id, p.period_from, p.period_to])?;
             }
             Record::PlanItem(item) => {
-                t.execute(
-                    "INSERT INTO plan_items(id, plan, status, responsible_unit, deadline) VALUES (?1, ?2, ?3, ?4, ?5)",
+                t.prepare_cached(
+                    "INSERT INTO plan_items(id, plan, status, responsible_unit, deadline) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                     params![item.id, item.plan, item.status.code(), fold_for_search(&item.responsible_unit), item.deadline],
                 )?;
                 let lead = std::iter::once((&item.responsible_unit, "lead"));
                 let support = item.supporting_units.iter().map(|u| (u, "supporting"));
                 for (unit, role) in lead.chain(support) {
-                    t.execute(
+                    t.prepare_cached(
                         "INSERT OR IGNORE INTO plan_item_units(id, unit, role) VALUES (?1, ?2, ?3)",
-                        params![item.id, fold_for_search(unit), role],
-                    )?;
+                    )?
+                    .execute(params![item.id, fold_for_search(unit), role])?;
                 }
             }
             Record::InfoExchange(x) => {
-                t.execute(
+                t.prepare_cached(
                     "INSERT INTO exchanges(id, from_unit, sent_at) VALUES (?1, ?2, ?3)",
-                    params![x.id, fold_for_search(&x.from_unit), x.sent_at],
-                )?;
+                )?
+                .execute(params![
+                    x.id,
+                    fold_for_search(&x.from_unit),
+                    x.sent_at
+                ])?;
                 for unit in &x.to_units {
                     let acked = x
                         .acknowledgements
                         .iter()
                         .find(|(k, _)| fold_for_search(k) == fold_for_search(unit))
                         .map(|(_, a)| a.at.clone());
-                    t.execute(
-                        "INSERT OR IGNORE INTO exchange_recipients(id, unit, acked_at) VALUES (?1, ?2, ?3)",
+                    t.prepare_cached(
+                        "INSERT OR IGNORE INTO exchange_recipients(id, unit, acked_at) VALUES (?1, ?2, ?3)")?.execute(
                         params![x.id, fold_for_search(unit), acked],
                     )?;
                 }
             }
             Record::CommunityActivity(a) => {
-                t.execute(
-                    "INSERT INTO activities(id, station, date, kind, participants) VALUES (?1, ?2, ?3, ?4, ?5)",
+                t.prepare_cached(
+                    "INSERT INTO activities(id, station, date, kind, participants) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                     params![a.id, fold_for_search(&a.station), a.date, a.kind, a.participants],
                 )?;
             }

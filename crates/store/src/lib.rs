@@ -162,6 +162,9 @@ impl Store {
             None => {}
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Writing a record runs a couple of dozen distinct statements (document, chunks, index,
+        // search, per-kind tables, sync state): keep them all prepared.
+        conn.set_prepared_statement_cache_capacity(128);
         // WAL keeps readers and the writer apart; FULL syncs the WAL on every commit so a
         // committed write survives a power cut, not only a process crash.
         conn.pragma_update(None, "journal_mode", "WAL")?;

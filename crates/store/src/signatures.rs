@@ -101,11 +101,12 @@ impl Tx<'_> {
 
     /// Writes a metadata value with this write.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+        self.tx
+            .prepare_cached(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
+            )?
+            .execute([key, value])?;
         Ok(())
     }
 
@@ -113,7 +114,8 @@ impl Tx<'_> {
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
             .optional()?)
     }
 }

@@ -65,20 +65,19 @@ impl Store {
     pub fn sync_row(&self, relay: &str, doc_id: &str) -> Result<Option<SyncRow>, StoreError> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT doc_id, state, shared_heads, registered, error FROM sync_states
                  WHERE relay = ?1 AND doc_id = ?2",
-                params![relay, doc_id],
-                |r| {
-                    Ok(SyncRow {
-                        doc_id: r.get(0)?,
-                        state: r.get(1)?,
-                        shared_heads: r.get(2)?,
-                        registered: r.get::<_, i64>(3)? != 0,
-                        error: r.get(4)?,
-                    })
-                },
-            )
+            )?
+            .query_row(params![relay, doc_id], |r| {
+                Ok(SyncRow {
+                    doc_id: r.get(0)?,
+                    state: r.get(1)?,
+                    shared_heads: r.get(2)?,
+                    registered: r.get::<_, i64>(3)? != 0,
+                    error: r.get(4)?,
+                })
+            })
             .optional()?)
     }
 
@@ -111,11 +110,10 @@ impl Store {
 
     /// How many documents have changes `relay` has not confirmed.
     pub fn pending_count(&self, relay: &str) -> Result<usize, StoreError> {
-        let n: i64 =
-            self.conn
-                .query_row(&format!("SELECT count(*) {PENDING_SQL}"), [relay], |r| {
-                    r.get(0)
-                })?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) {PENDING_SQL}"))?
+            .query_row([relay], |r| r.get(0))?;
         Ok(n as usize)
     }
 
@@ -135,9 +133,8 @@ impl Store {
     pub fn doc_heads(&self, doc_id: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT heads FROM documents WHERE id = ?1", [doc_id], |r| {
-                r.get::<_, Option<String>>(0)
-            })
+            .prepare_cached("SELECT heads FROM documents WHERE id = ?1")?
+            .query_row([doc_id], |r| r.get::<_, Option<String>>(0))
             .optional()?
             .flatten())
     }
@@ -146,11 +143,8 @@ impl Store {
     pub fn hq_unit_name(&self) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT name FROM units WHERE kind = 'hq' ORDER BY id LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT name FROM units WHERE kind = 'hq' ORDER BY id LIMIT 1")?
+            .query_row([], |r| r.get(0))
             .optional()?)
     }
 
@@ -207,10 +201,9 @@ impl Store {
 impl Tx<'_> {
     /// Records a document's current heads (canonical form).
     pub fn set_heads(&self, doc_id: &str, heads: &str) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE documents SET heads = ?2 WHERE id = ?1",
-            params![doc_id, heads],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE documents SET heads = ?2 WHERE id = ?1")?
+            .execute(params![doc_id, heads])?;
         Ok(())
     }
 
@@ -218,11 +211,8 @@ impl Tx<'_> {
     pub fn sync_state(&self, relay: &str, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .tx
-            .query_row(
-                "SELECT state FROM sync_states WHERE relay = ?1 AND doc_id = ?2",
-                params![relay, doc_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT state FROM sync_states WHERE relay = ?1 AND doc_id = ?2")?
+            .query_row(params![relay, doc_id], |r| r.get(0))
             .optional()?)
     }
 
@@ -235,12 +225,12 @@ impl Tx<'_> {
         shared_heads: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO sync_states(relay, doc_id, state, shared_heads, registered, updated_at)
              VALUES (?1, ?2, ?3, ?4, 1, ?5)
              ON CONFLICT(relay, doc_id) DO UPDATE SET state = excluded.state,
                  shared_heads = excluded.shared_heads, registered = 1, error = NULL,
-                 error_heads = NULL, updated_at = excluded.updated_at",
+                 error_heads = NULL, updated_at = excluded.updated_at")?.execute(
             params![relay, doc_id, state, shared_heads, now],
         )?;
         Ok(())
@@ -248,11 +238,11 @@ impl Tx<'_> {
 
     /// Marks documents as known to the relay (created there, or already there).
     pub fn mark_registered(&self, relay: &str, doc_id: &str, now: i64) -> Result<(), StoreError> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO sync_states(relay, doc_id, state, shared_heads, registered, updated_at)
              VALUES (?1, ?2, x'', '', 1, ?3)
              ON CONFLICT(relay, doc_id) DO UPDATE SET registered = 1, error = NULL,
-                 error_heads = NULL, updated_at = excluded.updated_at",
+                 error_heads = NULL, updated_at = excluded.updated_at")?.execute(
             params![relay, doc_id, now],
         )?;
         Ok(())
@@ -267,11 +257,11 @@ impl Tx<'_> {
         code: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO sync_states(relay, doc_id, state, shared_heads, registered, error, error_heads, updated_at)
              VALUES (?1, ?2, x'', '', 0, ?3, (SELECT heads FROM documents WHERE id = ?2), ?4)
              ON CONFLICT(relay, doc_id) DO UPDATE SET error = excluded.error,
-                 error_heads = excluded.error_heads, updated_at = excluded.updated_at",
+                 error_heads = excluded.error_heads, updated_at = excluded.updated_at")?.execute(
             params![relay, doc_id, code, now],
         )?;
         Ok(())
@@ -279,19 +269,18 @@ impl Tx<'_> {
 
     /// Forgets the sync state of a document with a relay (the relay lost it: start over).
     pub fn forget_sync_state(&self, relay: &str, doc_id: &str) -> Result<(), StoreError> {
-        self.tx.execute(
-            "DELETE FROM sync_states WHERE relay = ?1 AND doc_id = ?2",
-            params![relay, doc_id],
-        )?;
+        self.tx
+            .prepare_cached("DELETE FROM sync_states WHERE relay = ?1 AND doc_id = ?2")?
+            .execute(params![relay, doc_id])?;
         Ok(())
     }
 
     /// Records that `unit` holds `heads` of a document.
     pub fn put_receipt(&self, doc_id: &str, r: &ReceiptRow) -> Result<(), StoreError> {
-        self.tx.execute(
+        self.tx.prepare_cached(
             "INSERT INTO receipts(doc_id, unit, via, root, heads, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(doc_id, unit, via) DO UPDATE SET root = excluded.root,
-                 heads = excluded.heads, at = excluded.at",
+                 heads = excluded.heads, at = excluded.at")?.execute(
             params![doc_id, r.unit, r.via, r.root as i64, r.heads, r.at],
         )?;
         Ok(())

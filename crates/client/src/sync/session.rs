@@ -28,7 +28,7 @@ use super::http::{
 };
 use super::sharing::new_doc;
 use super::{connect, keys, lock, RelayConfig, SharedClient, SyncError, SyncOptions, SyncStatus};
-use crate::records::persist;
+use crate::records::{heads_of, persist_read};
 use crate::signing;
 use crate::{now_secs, Client};
 
@@ -86,6 +86,7 @@ pub async fn sync_once(
         total: 0,
         plain: HashSet::new(),
         news: HashMap::new(),
+        loaded: HashMap::new(),
     };
     let mut result = s.run().await;
     let mut report = s.report;
@@ -150,6 +151,9 @@ struct Session<'a> {
     plain: HashSet<String>,
     /// The relay's heads of every document the feed listed this session.
     news: HashMap<String, Vec<String>>,
+    /// Documents as the last answer left them, kept for their next message so that a pull
+    /// loads each once, not once to apply and again to acknowledge.
+    loaded: HashMap<String, RecordDoc>,
 }
 
 impl<'a> Session<'a> {
@@ -454,16 +458,25 @@ impl<'a> Session<'a> {
     ) -> Result<Vec<DocMessage>, SyncError> {
         let c = self.client();
         let mut out = Vec::new();
+        let mut loaded = std::mem::take(&mut self.loaded);
         for id in ids {
-            let mut doc = match c.store().load_doc(id)? {
-                Some(bytes) => match RecordDoc::load(&bytes, &c.identity().actor) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        tracing::error!(doc = %id, error = %e, "stored document does not load");
-                        continue;
-                    }
+            // The copy the last answer left, unless the document changed here since.
+            let kept = loaded.remove(id).and_then(|mut d| {
+                let now = c.store().doc_heads(id).ok().flatten();
+                (now.as_deref() == Some(heads_of(&mut d).as_str())).then_some(d)
+            });
+            let mut doc = match kept {
+                Some(d) => d,
+                None => match c.store().load_doc(id)? {
+                    Some(bytes) => match RecordDoc::load(&bytes, &c.identity().actor) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::error!(doc = %id, error = %e, "stored document does not load");
+                            continue;
+                        }
+                    },
+                    None => RecordDoc::empty(&c.identity().actor),
                 },
-                None => RecordDoc::empty(&c.identity().actor),
             };
             let state = match live.get_mut(id) {
                 Some(state) => state,
@@ -662,13 +675,13 @@ impl<'a> Session<'a> {
                 state.needs_reset = true;
             }
             if doc.heads() != before {
-                if doc.read().is_err() {
+                let Ok(record) = doc.read() else {
                     // Changes that do not make a record (yet): keep nothing, say so.
                     tracing::warn!(doc = %id, "relay sent changes that are not a record");
                     tx.mark_refused(&relay, &id, "bad_record", now)?;
                     continue;
-                }
-                persist(&tx, &mut doc, &before, false)?;
+                };
+                persist_read(&tx, &mut doc, record, &before, false)?;
                 self.report.changes_received += received;
                 if self.report.changed.len() < 1000 {
                     self.report.changed.push(id.clone());
@@ -681,6 +694,8 @@ impl<'a> Session<'a> {
                 .collect();
             tx.put_sync_state(&relay, &id, &state.encode(), &heads_key(&shared), now)?;
             live.insert(id.clone(), state);
+            // Its acknowledgement is generated next, from this very copy.
+            self.loaded.insert(id.clone(), doc);
             heard.insert(id);
         }
         let mut lacking = Vec::new();
