@@ -204,3 +204,73 @@ async fn a_station_on_a_9600_bit_link_that_keeps_dropping_still_delivers_everyth
     proxy.stop().await;
     p.stop().await.expect("stop");
 }
+
+/// The relay takes a station's push, but the answer is lost on the way back (the link drops
+/// after the status line). The next session asks about those records before pushing them
+/// again: the relay has them, so they do not cross the link a second time; and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_answer_was_lost_is_not_sent_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Province::start(dir.path()).await.expect("province");
+    p.settle(&KEYS).await.expect("settle");
+    let proxy = FaultProxy::start(p.relay.as_ref().expect("relay").addr, FaultPlan::pass())
+        .await
+        .expect("proxy");
+    p.dev("tt")
+        .with(|c| c.set_relay_url(&proxy.url()))
+        .expect("proxy url");
+    let mut rng = Rng::new(41);
+    let ids = p
+        .dev("tt")
+        .with(|c| record_patrols(c, &mut rng, 0, 200, 3))
+        .expect("patrols");
+    // A day at sea writes a log: sightings with positions and times, a few KB per patrol.
+    for id in &ids {
+        let log: String = (0..60)
+            .map(|i| {
+                format!(
+                    "{:02}:{:02} tàu cá QNg-{} hướng {}°, cách bờ {} hải lý; ",
+                    6 + i / 6,
+                    (i % 6) * 10,
+                    90_000 + rng.below(9_999),
+                    rng.below(360),
+                    rng.below(40)
+                )
+            })
+            .collect();
+        p.dev("tt")
+            .with(|c| c.splice(id, "notes", 0, 0, &log))
+            .expect("log");
+    }
+
+    // The whole request goes through; of the answer, the headers and a few bytes of the body.
+    proxy.set_plan(FaultPlan::schedule(vec![Fault::Truncate { after: 260 }]));
+    proxy.record_exchanges();
+    let lost = p.sync("tt").await;
+    assert!(lost.is_err(), "the session should have broken: {lost:?}");
+    let pushed: u64 = proxy.take_exchanges().iter().map(|e| e.up).sum();
+    assert_eq!(proxy.stats().truncated, 1);
+    assert!(pushed > 4000, "the push was {pushed} bytes");
+
+    let again = p.sync("tt").await.expect("next session");
+    assert_eq!(again.changes_sent, 0, "{again:?}");
+    assert!(
+        again.wire.bytes_up * 3 < pushed,
+        "the next session sent {} bytes up; the lost one {pushed}",
+        again.wire.bytes_up
+    );
+
+    // Everything is at the relay once: HQ pulls it, identical, Vietnamese intact.
+    p.sync("hq").await.expect("HQ");
+    for id in &ids {
+        let at_station = p.dev("tt").with(|c| c.store().record_json(id)).expect("tt");
+        let at_hq = p.dev("hq").with(|c| c.store().record_json(id)).expect("hq");
+        assert!(at_hq.is_some(), "{id} did not reach HQ");
+        assert_eq!(at_station, at_hq);
+        assert!(at_hq.unwrap_or_default().contains("Đồn"));
+    }
+    // And the station's next session is quiet: nothing is left waiting to be asked about.
+    let quiet = p.sync("tt").await.expect("quiet");
+    assert_eq!(quiet.changes_sent + quiet.changes_received, 0, "{quiet:?}");
+    p.stop().await.expect("stop");
+}

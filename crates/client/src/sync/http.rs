@@ -58,6 +58,9 @@ pub struct RelayHttp {
     base: String,
     token: Option<String>,
     counters: Arc<WireCounters>,
+    /// Set when the last request's answer was lost after the relay had accepted the request
+    /// (its status arrived, its body did not): the relay did the work, the device never heard.
+    answer_lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RelayHttp {
@@ -264,12 +267,19 @@ impl RelayHttp {
             base,
             token,
             counters,
+            answer_lost: Arc::default(),
         })
     }
 
     /// The relay's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Whether the last request's answer was lost after the relay had accepted the request
+    /// (a success status came, then the connection broke); reading it clears it.
+    pub fn take_answer_lost(&self) -> bool {
+        self.answer_lost.swap(false, Ordering::Relaxed)
     }
 
     /// Wire totals so far.
@@ -336,7 +346,13 @@ impl RelayHttp {
             .headers()
             .get(DICTIONARY_HEADER)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"request"));
-        let raw = resp.bytes().await.map_err(SyncError::from_reqwest)?;
+        self.answer_lost.store(false, Ordering::Relaxed);
+        let raw = resp.bytes().await.map_err(|e| {
+            if status.is_success() {
+                self.answer_lost.store(true, Ordering::Relaxed);
+            }
+            SyncError::from_reqwest(e)
+        })?;
         self.counters
             .bytes_down
             .fetch_add(raw.len() as u64, Ordering::Relaxed);

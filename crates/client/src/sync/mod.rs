@@ -53,6 +53,9 @@ pub(crate) mod keys {
     pub const LAST_OK: &str = "sync.last_ok";
     pub const LAST_ERROR: &str = "sync.last_error";
     pub const LAST_TOTALS: &str = "sync.last_totals";
+    /// Documents of session requests the relay took but whose answers were lost, as JSON
+    /// `[relay device id, [ids]]`: the next session asks about them before pushing again.
+    pub const UNANSWERED: &str = "sync.unanswered";
 }
 
 /// Where this device syncs, as stored at enrolment.

@@ -108,6 +108,7 @@ pub async fn sync_once(
                 (keys::LAST_OK, &now_secs().to_string()),
                 (keys::LAST_ERROR, ""),
                 (keys::LAST_TOTALS, &totals),
+                (keys::UNANSWERED, ""),
             ])?;
             tracing::info!(
                 documents = report.documents,
@@ -130,6 +131,10 @@ pub async fn sync_once(
         }
     }
 }
+
+/// Most documents remembered from requests whose answers were lost; beyond them a document is
+/// simply pushed again, as before.
+const UNANSWERED_MAX: usize = 5_000;
 
 fn session_name() -> String {
     let mut b = [0u8; 8];
@@ -187,6 +192,16 @@ impl<'a> Session<'a> {
     /// acknowledgements.
     async fn run(&mut self) -> Result<i64, SyncError> {
         self.register_key().await?;
+        // Documents whose last push the relay took but whose answer never came: ask about them
+        // before pushing again (the relay most likely has it all).
+        let unanswered = self.unanswered()?;
+        if !unanswered.is_empty() {
+            tracing::info!(
+                documents = unanswered.len(),
+                "asking before pushing again what an unanswered request carried"
+            );
+        }
+        self.plain.extend(unanswered);
         let mut cursor: i64 = self
             .client()
             .store()
@@ -299,7 +314,15 @@ impl<'a> Session<'a> {
             };
             let sent: Vec<String> = items.iter().map(|m| m.doc_id.clone()).collect();
             self.report.sync_requests += 1;
-            let (answer, replies) = self.http.session(&self.name, &ask, items).await?;
+            let (answer, replies) = match self.http.session(&self.name, &ask, items).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    if self.http.take_answer_lost() {
+                        self.remember_unanswered(&sent)?;
+                    }
+                    return Err(e);
+                }
+            };
             if let Some(page) = &answer.feed {
                 cursor = page.cursor;
                 feed_open = page.more;
@@ -317,6 +340,39 @@ impl<'a> Session<'a> {
             }
             self.tick();
         }
+    }
+
+    /// The documents of requests whose answers were lost after the relay took them, as a
+    /// session left them for this relay (cleared by the next session that completes).
+    fn unanswered(&self) -> Result<Vec<String>, SyncError> {
+        let raw = self.client().store().meta(keys::UNANSWERED)?;
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let parsed: Option<(String, Vec<String>)> = serde_json::from_str(&raw).ok();
+        Ok(match parsed {
+            Some((relay, ids)) if relay == self.cfg.device_id => ids,
+            _ => Vec::new(),
+        })
+    }
+
+    /// Adds `ids` to the documents whose answer was lost (at most [`UNANSWERED_MAX`]).
+    fn remember_unanswered(&self, ids: &[String]) -> Result<(), SyncError> {
+        let mut all = self.unanswered()?;
+        for id in ids {
+            if all.len() >= UNANSWERED_MAX {
+                break;
+            }
+            if !all.contains(id) {
+                all.push(id.clone());
+            }
+        }
+        let value = serde_json::to_string(&(&self.cfg.device_id, &all))
+            .map_err(|e| SyncError::internal(e.to_string()))?;
+        self.client()
+            .store_mut()
+            .set_meta(keys::UNANSWERED, &value)?;
+        Ok(())
     }
 
     /// Documents the feed announced this session whose relay heads are not all here.
