@@ -160,10 +160,10 @@ impl Db {
                 received: total,
             });
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO attachment_chunks (hash, idx, data) VALUES (?1, ?2, ?3)",
-            params![hash, index as i64, bytes],
-        )?;
+        )?
+        .execute(params![hash, index as i64, bytes])?;
         let received = received(&tx, hash)?;
         let complete = received == total;
         if complete {
@@ -172,10 +172,8 @@ impl Db {
                 tx.commit()?;
                 return Err(file_mismatch());
             }
-            tx.execute(
-                "UPDATE attachments SET complete = 1 WHERE hash = ?1",
-                [hash],
-            )?;
+            tx.prepare_cached("UPDATE attachments SET complete = 1 WHERE hash = ?1")?
+                .execute([hash])?;
         }
         tx.commit()?;
         Ok(ChunkState { complete, received })
@@ -224,11 +222,10 @@ pub(super) fn replace_refs(
     doc_id: &str,
     refs: &BTreeSet<String>,
 ) -> Result<(), AppError> {
-    conn.execute("DELETE FROM attachment_refs WHERE doc_id = ?1", [doc_id])?;
-    conn.execute(
-        "DELETE FROM attachment_refs_pending WHERE doc_id = ?1",
-        [doc_id],
-    )?;
+    conn.prepare_cached("DELETE FROM attachment_refs WHERE doc_id = ?1")?
+        .execute([doc_id])?;
+    conn.prepare_cached("DELETE FROM attachment_refs_pending WHERE doc_id = ?1")?
+        .execute([doc_id])?;
     let mut stmt =
         conn.prepare_cached("INSERT INTO attachment_refs (hash, doc_id) VALUES (?1, ?2)")?;
     for hash in refs {
@@ -239,18 +236,15 @@ pub(super) fn replace_refs(
 
 fn stored(conn: &Connection, hash: &str) -> Result<Option<StoredAttachment>, AppError> {
     let row = conn
-        .query_row(
-            "SELECT size, mime, chunks, complete FROM attachments WHERE hash = ?1",
-            [hash],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, bool>(3)?,
-                ))
-            },
-        )
+        .prepare_cached("SELECT size, mime, chunks, complete FROM attachments WHERE hash = ?1")?
+        .query_row([hash], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })
         .optional()?;
     let Some((size, mime, chunks, complete)) = row else {
         return Ok(None);
@@ -268,11 +262,11 @@ fn stored(conn: &Connection, hash: &str) -> Result<Option<StoredAttachment>, App
 
 /// Bytes charged to `unit`, leaving out the attachment `except` (the one being replaced).
 fn charged(conn: &Connection, unit: &str, except: &str) -> Result<u64, AppError> {
-    let n: i64 = conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE unit = ?1 AND hash <> ?2",
-        [unit, except],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE unit = ?1 AND hash <> ?2",
+        )?
+        .query_row([unit, except], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -289,27 +283,29 @@ fn insert(
     }
     let chunks = serde_json::to_string(&manifest.chunks)
         .map_err(|e| AppError::Internal(format!("chunk list does not encode: {e}")))?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO attachments (hash, size, mime, chunks, unit, device_id, created_at, complete)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            hash,
-            i64::try_from(manifest.size).unwrap_or(i64::MAX),
-            manifest.mime,
-            chunks,
-            device.unit,
-            device.id,
-            now(),
-            complete
-        ],
-    )?;
+    )?
+    .execute(params![
+        hash,
+        i64::try_from(manifest.size).unwrap_or(i64::MAX),
+        manifest.mime,
+        chunks,
+        device.unit,
+        device.id,
+        now(),
+        complete
+    ])?;
     Ok(upload_state(manifest, complete, Vec::new()))
 }
 
 /// Drops an upload and every chunk of it.
 fn drop_attachment(conn: &Connection, hash: &str) -> Result<(), AppError> {
-    conn.execute("DELETE FROM attachment_chunks WHERE hash = ?1", [hash])?;
-    conn.execute("DELETE FROM attachments WHERE hash = ?1", [hash])?;
+    conn.prepare_cached("DELETE FROM attachment_chunks WHERE hash = ?1")?
+        .execute([hash])?;
+    conn.prepare_cached("DELETE FROM attachments WHERE hash = ?1")?
+        .execute([hash])?;
     Ok(())
 }
 
@@ -323,11 +319,9 @@ fn have(conn: &Connection, hash: &str) -> Result<Vec<u64>, AppError> {
 
 /// How many chunks are stored for `hash`.
 fn received(conn: &Connection, hash: &str) -> Result<u64, AppError> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM attachment_chunks WHERE hash = ?1",
-        [hash],
-        |r| r.get(0),
-    )?;
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM attachment_chunks WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 

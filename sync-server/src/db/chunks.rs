@@ -96,33 +96,28 @@ impl Db {
 
     /// How many chunks a document is stored in.
     pub fn chunk_count(&self, id: &str) -> Result<usize, AppError> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT COUNT(*) FROM chunks WHERE doc_id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM chunks WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// The stored version of a document: the sequence number of its newest chunk (0 for none).
     /// Any write of changes, from this process or another, moves it.
     pub fn doc_version(&self, id: &str) -> Result<i64, AppError> {
-        Ok(self.conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM chunks WHERE doc_id = ?1",
-            [id],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM chunks WHERE doc_id = ?1")?
+            .query_row([id], |r| r.get(0))?)
     }
 
     /// The persisted sync state of (document, device), if any.
     pub fn sync_state(&self, doc_id: &str, device_id: &str) -> Result<Option<Vec<u8>>, AppError> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT state FROM sync_states WHERE doc_id = ?1 AND device_id = ?2",
-                [doc_id, device_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT state FROM sync_states WHERE doc_id = ?1 AND device_id = ?2")?
+            .query_row([doc_id, device_id], |r| r.get(0))
             .optional()?)
     }
 
@@ -163,11 +158,11 @@ impl Db {
             replace_refs(&tx, &w.doc_id, refs)?;
         }
         super::signatures::put(&tx, &w.signatures)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR REPLACE INTO sync_states (doc_id, device_id, state, updated_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![w.doc_id, w.device_id, w.state, now()],
-        )?;
+        )?
+        .execute(params![w.doc_id, w.device_id, w.state, now()])?;
         tx.commit()?;
         Ok(version)
     }
@@ -230,16 +225,13 @@ fn write_chunk(
     heads: &[String],
 ) -> Result<i64, AppError> {
     if replaces_all {
-        conn.execute("DELETE FROM chunks WHERE doc_id = ?1", params![doc_id])?;
+        conn.prepare_cached("DELETE FROM chunks WHERE doc_id = ?1")?
+            .execute(params![doc_id])?;
     }
-    conn.execute(
-        "INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)",
-        params![doc_id, chunk],
-    )?;
+    conn.prepare_cached("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)")?
+        .execute(params![doc_id, chunk])?;
     let seq = conn.last_insert_rowid();
-    conn.execute(
-        "INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)",
-        params![doc_id, heads.join(",")],
-    )?;
+    conn.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)")?
+        .execute(params![doc_id, heads.join(",")])?;
     Ok(seq)
 }

@@ -134,31 +134,26 @@ impl Db {
         for g in grants {
             self.unit_parent(&g.unit)?;
             match g.access {
-                Access::None => tx.execute(
-                    "DELETE FROM grants WHERE doc_id = ?1 AND unit = ?2",
-                    params![id, g.unit],
-                )?,
-                a => tx.execute(
-                    "INSERT OR REPLACE INTO grants (doc_id, unit, access) VALUES (?1, ?2, ?3)",
-                    params![
+                Access::None => tx
+                    .prepare_cached("DELETE FROM grants WHERE doc_id = ?1 AND unit = ?2")?
+                    .execute(params![id, g.unit])?,
+                a => tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO grants (doc_id, unit, access) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![
                         id,
                         g.unit,
                         if a == Access::Write { "write" } else { "read" }
-                    ],
-                )?,
+                    ])?,
             };
         }
         let heads: Option<String> = tx
-            .query_row(
-                "SELECT heads FROM feed WHERE doc_id = ?1 ORDER BY seq DESC LIMIT 1",
-                [id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT heads FROM feed WHERE doc_id = ?1 ORDER BY seq DESC LIMIT 1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
-        tx.execute(
-            "INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)",
-            params![id, heads.unwrap_or_default()],
-        )?;
+        tx.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)")?
+            .execute(params![id, heads.unwrap_or_default()])?;
         audit(&tx, &device.id, "document.share", id)?;
         tx.commit()?;
         Ok(())
@@ -168,11 +163,8 @@ impl Db {
     pub fn doc_meta(&self, id: &str) -> Result<Option<DocMeta>, AppError> {
         let owner: Option<String> = self
             .conn
-            .query_row(
-                "SELECT owner_unit FROM documents WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT owner_unit FROM documents WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?;
         let Some(owner) = owner else { return Ok(None) };
         let mut stmt = self
@@ -217,11 +209,12 @@ pub(super) fn insert_document(
     created_by: &str,
     doc: &NewDocument,
 ) -> Result<(), AppError> {
-    let n = conn.execute(
-        "INSERT OR IGNORE INTO documents (id, owner_unit, created_by, created_at)
+    let n = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO documents (id, owner_unit, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4)",
-        params![doc.id, doc.owner, created_by, now()],
-    )?;
+        )?
+        .execute(params![doc.id, doc.owner, created_by, now()])?;
     if n == 0 {
         return Err(AppError::Conflict {
             code: "exists",
@@ -234,14 +227,12 @@ pub(super) fn insert_document(
             Access::Read => "read",
             Access::None => continue,
         };
-        conn.execute(
+        conn.prepare_cached(
             "INSERT OR REPLACE INTO grants (doc_id, unit, access) VALUES (?1, ?2, ?3)",
-            params![doc.id, g.unit, access],
-        )?;
+        )?
+        .execute(params![doc.id, g.unit, access])?;
     }
-    conn.execute(
-        "INSERT INTO feed (doc_id, heads) VALUES (?1, '')",
-        params![doc.id],
-    )?;
+    conn.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, '')")?
+        .execute(params![doc.id])?;
     audit(conn, created_by, "document.create", &doc.id)
 }

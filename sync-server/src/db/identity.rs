@@ -76,10 +76,12 @@ impl Db {
         if let Some(p) = parent {
             self.unit_parent(p)?;
         }
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO units (name, parent, created_at) VALUES (?1, ?2, ?3)",
-            params![name, parent, now()],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO units (name, parent, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![name, parent, now()])?;
         if n == 0 {
             return Err(AppError::Conflict {
                 code: "exists",
@@ -101,14 +103,12 @@ impl Db {
         let code = random_hex(12);
         let expires = now().saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
         let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO devices (id, unit, name) VALUES (?1, ?2, ?3)",
-            params![device_id, unit, name],
-        )?;
-        tx.execute(
+        tx.prepare_cached("INSERT INTO devices (id, unit, name) VALUES (?1, ?2, ?3)")?
+            .execute(params![device_id, unit, name])?;
+        tx.prepare_cached(
             "INSERT INTO enrol_codes (code_sha256, device_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![sha256_hex(&code), device_id, expires],
-        )?;
+        )?
+        .execute(params![sha256_hex(&code), device_id, expires])?;
         audit(&tx, "admin", "device.enroll", &device_id)?;
         tx.commit()?;
         Ok((device_id, code))
@@ -125,31 +125,27 @@ impl Db {
         let invalid = || AppError::Unauthorized("enrolment code is unknown, used or expired");
         let tx = self.conn.unchecked_transaction()?;
         let row: Option<(String, i64, Option<i64>)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT device_id, expires_at, used_at FROM enrol_codes WHERE code_sha256 = ?1",
-                [sha256_hex(code)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            )?
+            .query_row([sha256_hex(code)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         let device_id = match row {
             Some((id, expires, None)) if expires > now() => id,
             _ => return Err(invalid()),
         };
-        let unit: String = tx.query_row(
-            "SELECT unit FROM devices WHERE id = ?1",
-            [&device_id],
-            |r| r.get(0),
-        )?;
+        let unit: String = tx
+            .prepare_cached("SELECT unit FROM devices WHERE id = ?1")?
+            .query_row([&device_id], |r| r.get(0))?;
         let root_unit = self
             .unit_chain(&unit)?
             .pop()
             .unwrap_or_else(|| unit.clone());
         let taken: Option<String> = tx
-            .query_row(
-                "SELECT device_id FROM device_actors WHERE actor_hex = ?1",
-                [actor_hex],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT device_id FROM device_actors WHERE actor_hex = ?1")?
+            .query_row([actor_hex], |r| r.get(0))
             .optional()?;
         if taken.is_some() {
             return Err(AppError::Conflict {
@@ -158,21 +154,23 @@ impl Db {
             });
         }
         let token = format!("tmk_{}", random_hex(32));
-        tx.execute(
-            "UPDATE enrol_codes SET used_at = ?1 WHERE code_sha256 = ?2",
-            params![now(), sha256_hex(code)],
-        )?;
-        tx.execute(
-            "UPDATE devices SET token_sha256 = ?1, enrolled_at = ?2 WHERE id = ?3",
-            params![sha256_hex(&token), now(), device_id],
-        )?;
-        tx.execute(
+        tx.prepare_cached("UPDATE enrol_codes SET used_at = ?1 WHERE code_sha256 = ?2")?
+            .execute(params![now(), sha256_hex(code)])?;
+        tx.prepare_cached("UPDATE devices SET token_sha256 = ?1, enrolled_at = ?2 WHERE id = ?3")?
+            .execute(params![sha256_hex(&token), now(), device_id])?;
+        tx.prepare_cached(
             "INSERT INTO device_actors (actor_hex, device_id, sign_key, key_registered_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![actor_hex, device_id, sign_key, sign_key.map(|_| now())],
-        )?;
+        )?
+        .execute(params![
+            actor_hex,
+            device_id,
+            sign_key,
+            sign_key.map(|_| now())
+        ])?;
         if sign_key.is_some() {
-            tx.execute("INSERT INTO key_log (actor_hex) VALUES (?1)", [actor_hex])?;
+            tx.prepare_cached("INSERT INTO key_log (actor_hex) VALUES (?1)")?
+                .execute([actor_hex])?;
         }
         audit(&tx, &device_id, "device.enrolled", &device_id)?;
         tx.commit()?;
@@ -188,16 +186,15 @@ impl Db {
     pub fn authenticate(&self, token: &str) -> Result<Option<Device>, AppError> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id, unit FROM devices WHERE token_sha256 = ?1 AND revoked_at IS NULL",
-                [sha256_hex(token)],
-                |r| {
-                    Ok(Device {
-                        id: r.get(0)?,
-                        unit: r.get(1)?,
-                    })
-                },
-            )
+            )?
+            .query_row([sha256_hex(token)], |r| {
+                Ok(Device {
+                    id: r.get(0)?,
+                    unit: r.get(1)?,
+                })
+            })
             .optional()?)
     }
 
@@ -220,10 +217,12 @@ impl Db {
 
     /// Revokes a device: its token stops working at once and its actors stop being accepted.
     pub fn revoke(&self, device_id: &str) -> Result<(), AppError> {
-        let n = self.conn.execute(
-            "UPDATE devices SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-            params![now(), device_id],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE devices SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+            )?
+            .execute(params![now(), device_id])?;
         if n == 0 {
             return Err(AppError::NotFound {
                 what: "active device",
@@ -240,12 +239,11 @@ impl Db {
     ) -> Result<Option<(String, String, Option<i64>)>, AppError> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT d.unit, d.id, d.revoked_at FROM device_actors a
                  JOIN devices d ON d.id = a.device_id WHERE a.actor_hex = ?1",
-                [actor_hex],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
+            )?
+            .query_row([actor_hex], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?)
     }
 
@@ -253,10 +251,10 @@ impl Db {
     pub fn hold_changes(&self, held: &[(HeldChange, Vec<u8>)]) -> Result<(), AppError> {
         let tx = self.conn.unchecked_transaction()?;
         for (h, bytes) in held {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO held_changes
                  (hash, doc_id, actor_hex, device_id, made_at, reason, via, via_device, held_at, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
                 params![
                     h.hash,
                     h.doc_id,
@@ -316,12 +314,11 @@ impl Db {
     pub fn actor_unit(&self, actor_hex: &str) -> Result<Option<String>, AppError> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT d.unit FROM device_actors a JOIN devices d ON d.id = a.device_id
                  WHERE a.actor_hex = ?1 AND d.revoked_at IS NULL",
-                [actor_hex],
-                |r| r.get(0),
-            )
+            )?
+            .query_row([actor_hex], |r| r.get(0))
             .optional()?)
     }
 }

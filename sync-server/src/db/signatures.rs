@@ -57,16 +57,16 @@ impl Db {
             });
         }
         if existing.iter().any(Option::is_none) {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE device_actors SET sign_key = ?1, key_registered_at = ?2
                  WHERE device_id = ?3 AND sign_key IS NULL",
-                params![key, now(), device_id],
-            )?;
-            tx.execute(
+            )?
+            .execute(params![key, now(), device_id])?;
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO key_log (actor_hex)
                  SELECT actor_hex FROM device_actors WHERE device_id = ?1 AND sign_key IS NOT NULL",
-                [device_id],
-            )?;
+            )?
+            .execute([device_id])?;
             audit(&tx, device_id, "device.sign_key", device_id)?;
         }
         tx.commit()?;
@@ -86,11 +86,10 @@ impl Db {
     /// How many keys are registered: devices compare it with what they hold to know whether
     /// to read the directory again (keys are never replaced, only added).
     pub fn sign_key_count(&self) -> Result<i64, AppError> {
-        Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM device_actors WHERE sign_key IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM device_actors WHERE sign_key IS NOT NULL")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// The keys registered after position `after` of the key log, in registration order, and
