@@ -113,15 +113,15 @@ impl DocCache {
     /// Drops idle entries and the least recently used ones while over the budget.
     pub fn evict(&mut self, now: Instant) {
         let before = self.entries.len();
-        while let Some((&(at, seq), id)) = self.order.first_key_value() {
+        while let Some((&(at, _), _)) = self.order.first_key_value() {
             let idle = now.saturating_duration_since(at) >= self.idle;
             if !idle && self.used <= self.budget {
                 break;
             }
-            let id = id.clone();
-            if self.remove(&id).is_none() {
-                // Not in `entries` (cannot happen): drop the stray key all the same.
-                self.order.remove(&(at, seq));
+            if let Some((_, id)) = self.order.pop_first() {
+                if let Some(e) = self.entries.remove(&id) {
+                    self.used = self.used.saturating_sub(e.cost);
+                }
             }
         }
         let evicted = before - self.entries.len();

@@ -7,10 +7,11 @@
 
 mod common;
 
-use automerge::sync::{BloomFilter, Capability, Have, Message, State, SyncDoc};
+use automerge::sync::{Message, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ReadDoc, TextEncoding, ROOT};
 use common::{error_code, province, vietnamese_doc_text, Peer};
+use tidemark_sync_protocol::presume::{presume_shared, WHOLE_FROM};
 use tidemark_sync_protocol::{
     decode_response, encode_session, DocMessage, Envelope, Limits, SESSION_MAGIC,
 };
@@ -36,17 +37,18 @@ async fn session(
     (serde_json::from_slice(&status).unwrap(), env)
 }
 
-/// A state that says the relay has nothing: the first message carries the whole document.
-fn pushing_state() -> State {
+/// `peer`'s first message about `id` to a relay that has nothing of it: the whole document,
+/// pushed unasked, as the client sends it.
+fn push_message(peer: &mut Peer, id: &str) -> Vec<u8> {
     let mut state = State::new();
-    state.their_heads = Some(Vec::new());
-    state.their_need = Some(Vec::new());
-    state.their_have = Some(vec![Have {
-        last_sync: Vec::new(),
-        bloom: BloomFilter::default(),
-    }]);
-    state.their_capabilities = Some(vec![Capability::MessageV1, Capability::MessageV2]);
-    state
+    presume_shared(&mut state, WHOLE_FROM);
+    peer.docs
+        .get_mut(id)
+        .unwrap()
+        .sync()
+        .generate_sync_message(&mut state)
+        .unwrap()
+        .encode()
 }
 
 fn notes(doc: &AutoCommit) -> String {
@@ -63,14 +65,7 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
     tt.local(id, vietnamese_doc_text());
 
     // The station: create and push in the same request, and read the feed.
-    let mut state = pushing_state();
-    let message = tt
-        .docs
-        .get_mut(id)
-        .unwrap()
-        .sync()
-        .generate_sync_message(&mut state)
-        .unwrap();
+    let message = push_message(&mut tt, id);
     let (status, replies) = session(
         &tt,
         "s-tt-1",
@@ -78,7 +73,7 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
             "create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}],
             "feed": {"since": 0, "keys": 0},
         }),
-        vec![DocMessage::new(id, message.encode())],
+        vec![DocMessage::new(id, message)],
     )
     .await;
     assert_eq!(status["created"][0]["code"], "created", "{status}");
@@ -195,19 +190,12 @@ async fn a_reader_that_pushes_is_refused_and_nothing_is_stored() {
         .unwrap();
     copy.commit();
     kp.docs.insert(id.to_string(), copy);
-    let mut state = pushing_state();
-    let message = kp
-        .docs
-        .get_mut(id)
-        .unwrap()
-        .sync()
-        .generate_sync_message(&mut state)
-        .unwrap();
+    let message = push_message(&mut kp, id);
     let (status, replies) = session(
         &kp,
         "s-kp-1",
         serde_json::json!({}),
-        vec![DocMessage::new(id, message.encode())],
+        vec![DocMessage::new(id, message)],
     )
     .await;
     assert_eq!(status["items"][0]["code"], "forbidden", "{status}");
@@ -338,15 +326,7 @@ async fn an_answer_compressed_with_the_request_for_a_dictionary_decodes_with_it_
     let mut items = Vec::new();
     for id in ids {
         tt.local(id, vietnamese_doc_text());
-        let mut state = pushing_state();
-        let m = tt
-            .docs
-            .get_mut(id)
-            .unwrap()
-            .sync()
-            .generate_sync_message(&mut state)
-            .unwrap();
-        items.push(DocMessage::new(id, m.encode()));
+        items.push(DocMessage::new(id, push_message(&mut tt, id)));
     }
     let header = serde_json::json!({
         "create": ids.iter().map(|id| serde_json::json!({"id": id, "owner_unit": "TT", "kind": "patrol"})).collect::<Vec<_>>(),

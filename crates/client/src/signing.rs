@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Change, ChangeHash};
+use automerge::{Change, ChangeHash, ChangeMetadata};
 use rand::RngCore;
 use tidemark_domain::document::RecordDoc;
 use tidemark_store::{Signature, Store, Tx};
@@ -52,7 +52,11 @@ pub(crate) fn ensure_key(
             continue;
         };
         let mut doc = RecordDoc::load(&bytes, &identity.actor)?;
-        let sigs = sign_own(&key, &identity.actor, &doc.automerge().get_changes(&[]));
+        let sigs = sign_own(
+            &key,
+            &identity.actor,
+            &doc.automerge().get_changes_meta(&[]),
+        );
         signed += sigs.len();
         tx.put_signatures(&sigs)?;
     }
@@ -62,12 +66,18 @@ pub(crate) fn ensure_key(
     Ok(key)
 }
 
-fn sign_own(key: &SigningKey, actor: &automerge::ActorId, changes: &[Change]) -> Vec<Signature> {
+/// Signatures of `actor`'s changes among `changes` (metadata only: rebuilding whole changes to
+/// learn their authors would cost more than the rest of storing a received document).
+fn sign_own(
+    key: &SigningKey,
+    actor: &automerge::ActorId,
+    changes: &[ChangeMetadata<'_>],
+) -> Vec<Signature> {
     changes
         .iter()
-        .filter(|c| c.actor_id() == actor)
+        .filter(|c| c.actor.as_ref() == actor)
         .map(|c| {
-            let s = key.sign(&c.hash().0);
+            let s = key.sign(&c.hash.0);
             (s.hash, s.sig)
         })
         .collect()
@@ -81,15 +91,8 @@ pub(crate) fn sign_new(
 ) -> Result<(), ClientError> {
     let am = doc.automerge();
     let actor = am.get_actor().clone();
-    // Metadata only: rebuilding whole changes to learn their authors would cost more than the
-    // rest of storing a received document (none of whose changes are this device's).
-    let own: Vec<[u8; 32]> = am
-        .get_changes_meta(heads)
-        .iter()
-        .filter(|c| c.actor.as_ref() == &actor)
-        .map(|c| c.hash.0)
-        .collect();
-    if own.is_empty() {
+    let changes = am.get_changes_meta(heads);
+    if !changes.iter().any(|c| c.actor.as_ref() == &actor) {
         return Ok(());
     }
     let Some(seed) = tx.meta(SEED)? else {
@@ -97,14 +100,7 @@ pub(crate) fn sign_new(
         return Ok(());
     };
     let key = key_from_hex(&seed)?;
-    let sigs: Vec<Signature> = own
-        .iter()
-        .map(|h| {
-            let s = key.sign(h);
-            (s.hash, s.sig)
-        })
-        .collect();
-    tx.put_signatures(&sigs)?;
+    tx.put_signatures(&sign_own(&key, &actor, &changes))?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 
 pub mod attachment;
 mod bundle;
+pub mod compression;
 mod envelope;
 pub mod presume;
 mod response;
@@ -28,15 +29,3 @@ pub use response::{
     SESSION_MAGIC,
 };
 pub use signature::{ChangeSignature, SigningKey, Verdict};
-
-/// The zstd level for a body of `len` bytes, for requests and responses alike. A weak link
-/// pays for every byte (at 9.6 kbit/s, 100 bytes are 83 ms) while a small body costs little
-/// to squeeze hard: a station's day of changes (11 KB) is 7 % smaller at level 19 than at 3,
-/// in about 3 ms. Large bodies (a new device's first pull) keep the fast level.
-pub fn zstd_level(len: usize) -> i32 {
-    match len {
-        0..=16_384 => 19,
-        16_385..=131_072 => 12,
-        _ => 3,
-    }
-}

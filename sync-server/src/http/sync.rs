@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use tidemark_sync_protocol::compression::{self, DICTIONARY_HEADER};
 use tidemark_sync_protocol::{decode, encode_response, DocMessage, Envelope, EnvelopeError};
 
 use super::{body, AppState, Authed};
@@ -110,12 +111,6 @@ pub(super) fn run_items(
     (statuses, replies)
 }
 
-/// Header by which a client says it can decode a response compressed with its own request
-/// body (as sent, before compression) for a zstd dictionary, and by which the relay says it
-/// did. What the answer repeats of the request (document ids, the heads the device just sent)
-/// then costs next to nothing on the wire.
-pub const DICTIONARY_HEADER: &str = "tidemark-dictionary";
-
 /// Larger requests are not used as a dictionary: loading one costs about what compressing it
 /// does, and the bodies it pays off for (a station's day on a weak link) are small.
 const DICTIONARY_MAX: usize = 128 * 1024;
@@ -141,11 +136,11 @@ pub(super) fn framed(
             dictionary: false,
         });
     }
-    let level = tidemark_sync_protocol::zstd_level(out.len());
+    let level = compression::zstd_level(out.len());
     let failed = |e: std::io::Error| AppError::Internal(format!("zstd failed: {e}"));
     let wants_dictionary = headers
         .get(DICTIONARY_HEADER)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"request"));
+        .is_some_and(|v| compression::names_request(v.as_bytes()));
     match request {
         Some(dict) if wants_dictionary && !dict.is_empty() && dict.len() <= DICTIONARY_MAX => {
             let body = zstd::bulk::Compressor::with_dictionary(level, dict)
@@ -177,7 +172,7 @@ pub(super) fn sync_response(framed: Framed) -> Response {
     if framed.dictionary {
         response.headers_mut().insert(
             DICTIONARY_HEADER,
-            axum::http::HeaderValue::from_static("request"),
+            axum::http::HeaderValue::from_static(compression::DICTIONARY_REQUEST),
         );
     }
     response

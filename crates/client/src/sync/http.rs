@@ -9,6 +9,7 @@ use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::attachment::Manifest;
+use tidemark_sync_protocol::compression::{self, DICTIONARY_HEADER};
 use tidemark_sync_protocol::{decode_response, encode_session, DocMessage, Envelope, Limits};
 
 use super::SyncError;
@@ -321,9 +322,8 @@ impl RelayHttp {
         if let Some((bytes, media)) = body {
             req = req.header(CONTENT_TYPE, media);
             if compress && bytes.len() >= COMPRESS_FROM {
-                let packed =
-                    zstd::bulk::compress(bytes, tidemark_sync_protocol::zstd_level(bytes.len()))
-                        .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
+                let packed = zstd::bulk::compress(bytes, compression::zstd_level(bytes.len()))
+                    .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
                 sent = packed.len();
                 req = req.header(CONTENT_ENCODING, "zstd").body(packed);
             } else {
@@ -345,7 +345,7 @@ impl RelayHttp {
         let resp_dictionary = resp
             .headers()
             .get(DICTIONARY_HEADER)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"request"));
+            .is_some_and(|v| compression::names_request(v.as_bytes()));
         self.answer_lost.store(false, Ordering::Relaxed);
         let raw = resp.bytes().await.map_err(|e| {
             if status.is_success() {
@@ -439,7 +439,7 @@ impl RelayHttp {
             .http
             .post(self.url("/v1/session"))
             .header("tidemark-session", session)
-            .header(DICTIONARY_HEADER, "request");
+            .header(DICTIONARY_HEADER, compression::DICTIONARY_REQUEST);
         let bytes = self.send(req, Some((&body, SYNC_MEDIA_TYPE))).await?;
         let (status, env) = decode_response(&bytes, &Limits::default())
             .map_err(|e| SyncError::bad_response(format!("malformed session response: {e}")))?;
@@ -457,11 +457,6 @@ impl RelayHttp {
         .await
     }
 }
-
-/// Header by which a session request offers its own body as the zstd dictionary of the
-/// answer, and by which the relay says it used it: what the answer repeats of the request
-/// (document ids, the heads just sent) then costs next to nothing on a weak link.
-pub const DICTIONARY_HEADER: &str = "tidemark-dictionary";
 
 /// Decodes a zstd body, with `dictionary` when the relay compressed it with one.
 fn decode_zstd(raw: &[u8], dictionary: Option<&[u8]>) -> std::io::Result<Vec<u8>> {

@@ -351,7 +351,7 @@ impl<'a> Session<'a> {
         };
         let parsed: Option<(String, Vec<String>)> = serde_json::from_str(&raw).ok();
         Ok(match parsed {
-            Some((relay, ids)) if relay == self.cfg.device_id => ids,
+            Some((relay, ids)) if relay == self.relay() => ids,
             _ => Vec::new(),
         })
     }
@@ -367,7 +367,7 @@ impl<'a> Session<'a> {
                 all.push(id.clone());
             }
         }
-        let value = serde_json::to_string(&(&self.cfg.device_id, &all))
+        let value = serde_json::to_string(&(self.relay(), &all))
             .map_err(|e| SyncError::internal(e.to_string()))?;
         self.client()
             .store_mut()
