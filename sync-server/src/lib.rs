@@ -11,6 +11,7 @@ pub mod db;
 pub mod defaults;
 mod embedded;
 mod error;
+pub mod exchanges;
 mod http;
 pub mod import;
 pub mod metrics;

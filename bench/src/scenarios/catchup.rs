@@ -243,8 +243,12 @@ async fn over_weak_link(
 ) -> Result<Done> {
     let proxy = p.wire.proxy();
     proxy.set_rate_limit(Some(WEAK_RATE));
+    // Every connection after the first drop is at risk, whether the client resumes the cut
+    // exchange within its session or starts a new session.
     proxy.set_plan(match expected {
-        Some((up, down)) => FaultPlan::schedule(vec![drop_within(seed, up, down)]),
+        Some((up, down)) => {
+            FaultPlan::schedule_then(vec![drop_within(seed, up, down)], random_faults(seed))
+        }
         None => random_faults(seed),
     });
     let opts = SyncOptions {
@@ -259,9 +263,6 @@ async fn over_weak_link(
         match dev.sync(&opts).await {
             Ok(r) => break Ok(r),
             Err(e) if e.retryable && broken < 40 => {
-                if broken == 0 {
-                    proxy.set_plan(random_faults(seed));
-                }
                 broken += 1;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -499,9 +500,11 @@ pub async fn s6(ctx: &Ctx, s1: Option<&Outcome>) -> Result<Outcome> {
         }
     }
     t.headers.push("broken sessions".into());
+    t.headers.push("resumed round trips".into());
     t.headers.push("bytes ÷ S1's".into());
     for (row, s) in t.rows.iter_mut().zip(&sessions) {
         row.push(s.broken.to_string());
+        row.push(s.report.wire.resumed.to_string());
         let s1_bytes = s1
             .and_then(|o| {
                 let k = key(s);
@@ -522,9 +525,10 @@ pub async fn s6(ctx: &Ctx, s1: Option<&Outcome>) -> Result<Outcome> {
             &format!("{who} session completes"),
             "completes",
             format!(
-                "in {:.1} s after {} broken sessions",
+                "in {:.1} s after {} broken sessions, {} resumed round trips",
                 s.wall.as_secs_f64(),
-                s.broken
+                s.broken,
+                s.report.wire.resumed
             ),
             true,
         ));
@@ -545,16 +549,19 @@ pub async fn s6(ctx: &Ctx, s1: Option<&Outcome>) -> Result<Outcome> {
     out.tables.push(breakdown(&sessions));
     metrics(&mut out, &sessions);
     out.notes.push(
-        "Round trips and bodies are those of the session that completed; socket bytes include \
-         every broken session before it."
-            .into(),
+        "Round trips and bodies are those of the session that completed (resumed round trips \
+         included: a client that loses its connection asks the relay where the exchange stands \
+         and sends or fetches only the rest); socket bytes include every broken session before \
+         it."
+        .into(),
     );
     out.notes.push(format!(
         "The link carries {WEAK_RATE} bytes/s in each direction, shared by all connections. \
          Each session's first connection drops at a random byte of its transfer (a cut, a reset, \
          a 2 s stall then close, or a truncated response, at random); after that, {:.0}% of \
          connections are broken (the same kinds, or refused) at a random offset in their first \
-         {} KB. A broken session is retried after 200 ms, as a new session; every byte counts.",
+         {} KB. A session that gives up is retried after 200 ms, as a new session; every byte \
+         counts.",
         WEAK_FAULT_RATE * 100.0,
         WEAK_MAX_OFFSET / 1024
     ));

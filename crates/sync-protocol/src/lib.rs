@@ -13,6 +13,7 @@ pub mod compression;
 mod envelope;
 pub mod presume;
 mod response;
+pub mod resume;
 pub mod signature;
 mod varint;
 

@@ -121,6 +121,8 @@ enum PlanKind {
         stall: Duration,
     },
     Schedule(VecDeque<Fault>),
+    /// The listed faults, then the plan.
+    Then(VecDeque<Fault>, Box<FaultPlan>),
 }
 
 impl FaultPlan {
@@ -161,6 +163,13 @@ impl FaultPlan {
         }
     }
 
+    /// Connection `i` gets `faults[i]`; connections after the end of the list follow `rest`.
+    pub fn schedule_then(faults: Vec<Fault>, rest: FaultPlan) -> FaultPlan {
+        FaultPlan {
+            kind: PlanKind::Then(faults.into(), Box::new(rest)),
+        }
+    }
+
     /// The faults the next `n` connections would get under this plan, without consuming them.
     pub fn preview(&self, n: usize) -> Vec<Fault> {
         let mut plan = self.clone();
@@ -173,6 +182,10 @@ impl FaultPlan {
             PlanKind::Pass => Fault::Pass,
             PlanKind::Always(f) => *f,
             PlanKind::Schedule(faults) => faults.pop_front().unwrap_or(Fault::Pass),
+            PlanKind::Then(faults, rest) => match faults.pop_front() {
+                Some(f) => f,
+                None => rest.next_fault(),
+            },
             PlanKind::Random {
                 rng,
                 fault_rate,
@@ -688,4 +701,16 @@ async fn close_cleanly(
     let _ = client_w.shutdown().await;
     let _ = server_w.shutdown().await;
     tokio::join!(drain(&mut client_r), drain(&mut server_r));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_then_another_plan() {
+        let then = Fault::Truncate { after: 3 };
+        let plan = FaultPlan::schedule_then(vec![Fault::Refuse], FaultPlan::always(then));
+        assert_eq!(plan.preview(3), vec![Fault::Refuse, then, then]);
+    }
 }

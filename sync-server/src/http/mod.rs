@@ -5,6 +5,7 @@ mod auth;
 mod batch;
 mod body;
 mod bundles;
+mod exchange;
 mod handlers;
 mod session;
 mod sync;
@@ -25,12 +26,16 @@ use tower_http::trace::TraceLayer;
 use crate::cache::DocCache;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::exchanges::Exchanges;
 use crate::metrics::{ErrorCode, Metrics};
 use crate::ratelimit::RateLimit;
 use crate::session::Sessions;
 use crate::settings::Settings;
 
 pub use auth::Authed;
+
+/// Most bytes the relay keeps of cut uploads and sent answers, for devices to resume them.
+pub const EXCHANGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// State shared by all handlers: the database and the settings.
 #[derive(Debug, Clone)]
@@ -42,6 +47,7 @@ pub struct AppState {
     sessions: Arc<Mutex<Sessions>>,
     failed_auth: Arc<RateLimit>,
     enrolments: Arc<RateLimit>,
+    exchanges: Arc<Exchanges>,
 }
 
 impl AppState {
@@ -60,12 +66,18 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             cache: Arc::new(Mutex::new(cache)),
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
+            exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
         })
     }
 
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The exchanges a device can resume.
+    pub(crate) fn exchanges(&self) -> &Arc<Exchanges> {
+        &self.exchanges
     }
 
     /// The relay's counters.
@@ -135,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/receipts", post(batch::receipts))
         .route("/v1/sync", post(sync::sync))
         .route("/v1/session", post(session::session))
+        .route("/v1/exchanges/{id}", get(exchange::look))
         .route(
             "/v1/attachments/{hash}",
             get(attachments::info).post(attachments::begin),

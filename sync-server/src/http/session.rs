@@ -12,18 +12,17 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelope};
 
 use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
 use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld};
 use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
-use super::{body, AppState, Authed};
+use super::{body, exchange, AppState, Authed};
 use crate::db::{Db, Device};
 use crate::error::AppError;
 use crate::sync::{offer, ItemStatus, Memory};
@@ -118,16 +117,39 @@ fn feed_with_offers(
     Ok((page, offers))
 }
 
-/// Handles one session request for the authenticated device.
+/// Handles one session request for the authenticated device; resumable when the device names
+/// the exchange (see `exchange::resumable`).
 pub async fn session(
     State(state): State<AppState>,
     Authed(device): Authed,
     headers: HeaderMap,
-    raw: Result<Bytes, BytesRejection>,
+    raw: Body,
+) -> Response {
+    let id = device.id.clone();
+    exchange::resumable(
+        state.clone(),
+        &id,
+        &headers,
+        raw,
+        move |raw, headers| async move {
+            run(state, device, headers, raw)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        },
+    )
+    .await
+}
+
+/// Runs one session request over its whole body.
+async fn run(
+    state: AppState,
+    device: Device,
+    headers: HeaderMap,
+    raw: Vec<u8>,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
     let settings = state.settings().clone();
-    let bytes = body::decoded(&headers, body::raw(raw)?, settings.max_request_bytes)?;
+    let bytes = body::decoded(&headers, Bytes::from(raw), settings.max_request_bytes)?;
     let (header, env) = decode_session(&bytes, &settings.limits()).map_err(envelope_error)?;
     let header: SessionHeader = body::json(&header)?;
     if header.create.len() > MAX_BATCH || header.receipts.len() > MAX_BATCH {

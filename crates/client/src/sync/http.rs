@@ -10,6 +10,10 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::attachment::Manifest;
 use tidemark_sync_protocol::compression::{self, DICTIONARY_HEADER};
+use tidemark_sync_protocol::resume::{
+    ANSWER_FROM_HEADER, EXCHANGE_HEADER, RECEIVED_HEADER, RESUME_FROM_HEADER, STATE_ANSWERED,
+    STATE_HEADER, STATE_RECEIVED, STATE_RUNNING,
+};
 use tidemark_sync_protocol::{decode_response, encode_session, DocMessage, Envelope, Limits};
 
 use super::SyncError;
@@ -28,6 +32,9 @@ pub struct WireCounters {
     pub bytes_down: AtomicU64,
     /// HTTP requests made (each a round trip).
     pub requests: AtomicU64,
+    /// Of those, requests that resumed a cut exchange (asked where it stood, sent the rest of
+    /// an upload, fetched the rest of an answer).
+    pub resumed: AtomicU64,
 }
 
 /// Totals from [`WireCounters`] at one moment.
@@ -39,6 +46,8 @@ pub struct WireTotals {
     pub bytes_down: u64,
     /// HTTP round trips.
     pub requests: u64,
+    /// Of those, round trips that resumed a cut exchange.
+    pub resumed: u64,
 }
 
 impl WireCounters {
@@ -48,6 +57,7 @@ impl WireCounters {
             bytes_up: self.bytes_up.load(Ordering::Relaxed),
             bytes_down: self.bytes_down.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
+            resumed: self.resumed.load(Ordering::Relaxed),
         }
     }
 }
@@ -62,6 +72,8 @@ pub struct RelayHttp {
     /// Set when the last request's answer was lost after the relay had accepted the request
     /// (its status arrived, its body did not): the relay did the work, the device never heard.
     answer_lost: Arc<std::sync::atomic::AtomicBool>,
+    /// How many times a resumable exchange resumes before giving up.
+    resumes: u32,
 }
 
 impl std::fmt::Debug for RelayHttp {
@@ -269,7 +281,14 @@ impl RelayHttp {
             token,
             counters,
             answer_lost: Arc::default(),
+            resumes: RESUMES,
         })
+    }
+
+    /// The same client, resuming a cut exchange at most `resumes` times (0: never).
+    pub fn with_resumes(mut self, resumes: u32) -> RelayHttp {
+        self.resumes = resumes;
+        self
     }
 
     /// The relay's base URL.
@@ -318,62 +337,196 @@ impl RelayHttp {
         compress: bool,
     ) -> Result<Vec<u8>, SyncError> {
         let mut req = self.authed(req).header(ACCEPT_ENCODING, "zstd");
-        let mut sent = 0usize;
         if let Some((bytes, media)) = body {
+            let (packed, zstd) = pack(bytes, compress)?;
+            self.counters
+                .bytes_up
+                .fetch_add(packed.len() as u64, Ordering::Relaxed);
             req = req.header(CONTENT_TYPE, media);
-            if compress && bytes.len() >= COMPRESS_FROM {
-                let packed = zstd::bulk::compress(bytes, compression::zstd_level(bytes.len()))
-                    .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
-                sent = packed.len();
-                req = req.header(CONTENT_ENCODING, "zstd").body(packed);
-            } else {
-                sent = bytes.len();
-                req = req.body(bytes.to_vec());
+            if zstd {
+                req = req.header(CONTENT_ENCODING, "zstd");
             }
+            req = req.body(packed);
         }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes_up
-            .fetch_add(sent as u64, Ordering::Relaxed);
-        let resp = req.send().await.map_err(SyncError::from_reqwest)?;
-        let status = resp.status();
-        let zstd_body = resp
-            .headers()
-            .get(CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("zstd"));
-        let resp_dictionary = resp
-            .headers()
-            .get(DICTIONARY_HEADER)
-            .is_some_and(|v| compression::names_request(v.as_bytes()));
         self.answer_lost.store(false, Ordering::Relaxed);
-        let raw = resp.bytes().await.map_err(|e| {
-            if status.is_success() {
+        let resp = req.send().await.map_err(SyncError::from_reqwest)?;
+        let head = Head::of(&resp);
+        let mut raw = Vec::new();
+        if let Err(e) = self.read_into(resp, &mut raw).await {
+            if head.status.is_success() {
                 self.answer_lost.store(true, Ordering::Relaxed);
             }
-            SyncError::from_reqwest(e)
-        })?;
-        self.counters
-            .bytes_down
-            .fetch_add(raw.len() as u64, Ordering::Relaxed);
-        // The relay may compress an answer with this request's body for a dictionary, when
-        // the request offered that (see `session`).
-        let dictionary = resp_dictionary.then_some(body.map(|(b, _)| b)).flatten();
-        let bytes = if zstd_body {
-            decode_zstd(&raw, dictionary)
-                .map_err(|e| SyncError::bad_response(format!("undecodable response: {e}")))?
-        } else {
-            raw.to_vec()
-        };
-        if status.is_success() {
-            return Ok(bytes);
+            return Err(e);
         }
-        let detail = serde_json::from_slice::<ErrorBody>(&bytes).ok();
-        let (code, message) = match detail {
-            Some(d) => (d.error.code, d.error.message),
-            None => (format!("http_{}", status.as_u16()), status.to_string()),
-        };
-        Err(SyncError::from_status(status, code, message))
+        head.finish(&raw, body.map(|(b, _)| b))
+    }
+
+    /// Reads a response's body onto `into`, counting bytes as they come; when the connection
+    /// breaks, what came stays in `into`.
+    async fn read_into(
+        &self,
+        mut resp: reqwest::Response,
+        into: &mut Vec<u8>,
+    ) -> Result<(), SyncError> {
+        while let Some(chunk) = resp.chunk().await.map_err(SyncError::from_reqwest)? {
+            self.counters
+                .bytes_down
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            into.extend_from_slice(&chunk);
+        }
+        Ok(())
+    }
+
+    /// Sends `body` to `POST {path}` as a resumable exchange (`tidemark_sync_protocol::resume`)
+    /// and returns the answer, decompressed. When the link breaks, the device asks the relay
+    /// where the exchange stands and sends only the rest of the request, or fetches only the
+    /// rest of the answer, up to `resumes` times; a cut costs a small request, not the
+    /// whole transfer again. `headers` go on every post of the request.
+    async fn resumable(
+        &self,
+        path: &str,
+        headers: &[(&'static str, &str)],
+        body: &[u8],
+        media: &str,
+    ) -> Result<Vec<u8>, SyncError> {
+        let (packed, zstd) = pack(body, true)?;
+        let id = exchange_id();
+        // The answer as far as it came, and its status and encoding.
+        let mut answer = Vec::new();
+        let mut head: Option<Head> = None;
+        let mut next = Step::Post(0);
+        let mut accepted = false;
+        let mut last = SyncError::retry("network", "the connection failed");
+        self.answer_lost.store(false, Ordering::Relaxed);
+        for attempt in 0..=self.resumes {
+            if attempt > 0 {
+                self.counters.resumed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(resume_backoff(attempt)).await;
+            }
+            let req = match next {
+                // The relay keeps the first post's headers for the exchange: a resumed upload
+                // only names it and the offset (on a weak link every byte of a header counts).
+                Step::Post(from) if from > 0 => {
+                    self.counters
+                        .bytes_up
+                        .fetch_add((packed.len() - from) as u64, Ordering::Relaxed);
+                    self.http
+                        .post(self.url(path))
+                        .header(EXCHANGE_HEADER, &id)
+                        .header(RESUME_FROM_HEADER, from)
+                        .body(packed[from..].to_vec())
+                }
+                Step::Post(from) => {
+                    let mut req = self
+                        .http
+                        .post(self.url(path))
+                        .header(CONTENT_TYPE, media)
+                        .header(EXCHANGE_HEADER, &id)
+                        .header(ACCEPT_ENCODING, "zstd");
+                    for (name, value) in headers {
+                        req = req.header(*name, *value);
+                    }
+                    if zstd {
+                        req = req.header(CONTENT_ENCODING, "zstd");
+                    }
+                    self.counters
+                        .bytes_up
+                        .fetch_add((packed.len() - from) as u64, Ordering::Relaxed);
+                    req.body(packed[from..].to_vec())
+                }
+                Step::Look => {
+                    let req = self.http.get(self.url(&format!("/v1/exchanges/{id}")));
+                    match answer.len() {
+                        have if have > 0 && head.is_some() => req.header(ANSWER_FROM_HEADER, have),
+                        _ => req,
+                    }
+                }
+            };
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = match self.authed(req).send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    last = SyncError::from_reqwest(e);
+                    next = Step::Look;
+                    continue;
+                }
+            };
+            let h = Head::of(&resp);
+            let state = resp
+                .headers()
+                .get(STATE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match state.as_deref() {
+                Some(STATE_RECEIVED) => {
+                    let held = resp
+                        .headers()
+                        .get(RECEIVED_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .filter(|n| *n <= packed.len())
+                        .ok_or_else(|| {
+                            SyncError::bad_response("the relay holds an impossible offset")
+                        })?;
+                    next = Step::Post(held);
+                    continue;
+                }
+                Some(STATE_RUNNING) => {
+                    accepted = true;
+                    next = Step::Look;
+                    continue;
+                }
+                Some(STATE_ANSWERED) => {
+                    let from = resp
+                        .headers()
+                        .get(ANSWER_FROM_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if from > answer.len() || (from > 0 && head != Some(h)) {
+                        return Err(SyncError::bad_response(
+                            "the relay resumed an answer from a byte the device does not hold",
+                        ));
+                    }
+                    answer.truncate(from);
+                }
+                _ => match next {
+                    // The look itself failed: the relay forgot the exchange (send it again,
+                    // whole), or could not answer now (ask again).
+                    Step::Look if h.status == StatusCode::NOT_FOUND => {
+                        answer.clear();
+                        head = None;
+                        next = Step::Post(0);
+                        continue;
+                    }
+                    Step::Look if h.retryable() => {
+                        last = h.finish(&[], None).err().unwrap_or(last);
+                        continue;
+                    }
+                    // The relay took a resumed upload for another offset: ask again.
+                    Step::Post(from) if from > 0 && h.status == StatusCode::CONFLICT => {
+                        next = Step::Look;
+                        continue;
+                    }
+                    _ => answer.clear(),
+                },
+            }
+            head = Some(h);
+            accepted |= h.status.is_success();
+            match self.read_into(resp, &mut answer).await {
+                Ok(()) => {
+                    self.answer_lost.store(false, Ordering::Relaxed);
+                    return h.finish(&answer, Some(body));
+                }
+                Err(e) => {
+                    last = e;
+                    next = Step::Look;
+                }
+            }
+        }
+        self.answer_lost.store(accepted, Ordering::Relaxed);
+        Err(last)
     }
 
     async fn json<T: serde::de::DeserializeOwned>(
@@ -435,12 +588,13 @@ impl RelayHttp {
     ) -> Result<(SessionAnswer, Vec<DocMessage>), SyncError> {
         let header = serde_json::to_vec(ask).map_err(|e| SyncError::internal(e.to_string()))?;
         let body = encode_session(&header, &Envelope { items });
-        let req = self
-            .http
-            .post(self.url("/v1/session"))
-            .header("tidemark-session", session)
-            .header(DICTIONARY_HEADER, compression::DICTIONARY_REQUEST);
-        let bytes = self.send(req, Some((&body, SYNC_MEDIA_TYPE))).await?;
+        let headers = [
+            ("tidemark-session", session),
+            (DICTIONARY_HEADER, compression::DICTIONARY_REQUEST),
+        ];
+        let bytes = self
+            .resumable("/v1/session", &headers, &body, SYNC_MEDIA_TYPE)
+            .await?;
         let (status, env) = decode_response(&bytes, &Limits::default())
             .map_err(|e| SyncError::bad_response(format!("malformed session response: {e}")))?;
         let answer: SessionAnswer = serde_json::from_slice(&status)
@@ -455,6 +609,93 @@ impl RelayHttp {
             Some((bundle, "application/x-tidemark-bundle")),
         )
         .await
+    }
+}
+
+/// Most resumptions of one exchange before the session gives up (and the engine retries it),
+/// unless [`RelayHttp::with_resumes`] says otherwise.
+const RESUMES: u32 = 8;
+
+/// The wait before resumption `attempt` (from 1): 100 ms, doubling, at most 2 s (about 9 s
+/// over all [`RESUMES`]; a longer outage is the engine's to wait out, with its own backoff).
+fn resume_backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.saturating_sub(1).min(5)).min(2_000))
+}
+
+/// What a resumable exchange sends next.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// The request's bytes from this offset on.
+    Post(usize),
+    /// Ask where the exchange stands.
+    Look,
+}
+
+/// A fresh exchange id: 8 random bytes as 16 hex digits (ids are per device, kept minutes).
+fn exchange_id() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// A request body as sent: zstd-compressed when `compress` and worth it.
+fn pack(bytes: &[u8], compress: bool) -> Result<(Vec<u8>, bool), SyncError> {
+    if compress && bytes.len() >= COMPRESS_FROM {
+        let packed = zstd::bulk::compress(bytes, compression::zstd_level(bytes.len()))
+            .map_err(|e| SyncError::internal(format!("compressing a request: {e}")))?;
+        Ok((packed, true))
+    } else {
+        Ok((bytes.to_vec(), false))
+    }
+}
+
+/// What a response said before its body: its status and how the body is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    status: StatusCode,
+    zstd: bool,
+    /// Compressed with the request's body for a dictionary.
+    dictionary: bool,
+}
+
+impl Head {
+    fn of(resp: &reqwest::Response) -> Head {
+        let headers = resp.headers();
+        Head {
+            status: resp.status(),
+            zstd: headers
+                .get(CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("zstd")),
+            dictionary: headers
+                .get(DICTIONARY_HEADER)
+                .is_some_and(|v| compression::names_request(v.as_bytes())),
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        matches!(self.status.as_u16(), 408 | 429 | 500..=599)
+    }
+
+    /// The body `raw` decompressed (with `request` for the dictionary when the relay used
+    /// it), or the relay's error as a classified [`SyncError`].
+    fn finish(&self, raw: &[u8], request: Option<&[u8]>) -> Result<Vec<u8>, SyncError> {
+        let bytes = if self.zstd {
+            decode_zstd(raw, request.filter(|_| self.dictionary))
+                .map_err(|e| SyncError::bad_response(format!("undecodable response: {e}")))?
+        } else {
+            raw.to_vec()
+        };
+        if self.status.is_success() {
+            return Ok(bytes);
+        }
+        let detail = serde_json::from_slice::<ErrorBody>(&bytes).ok();
+        let (code, message) = match detail {
+            Some(d) => (d.error.code, d.error.message),
+            None => (
+                format!("http_{}", self.status.as_u16()),
+                self.status.to_string(),
+            ),
+        };
+        Err(SyncError::from_status(self.status, code, message))
     }
 }
 

@@ -115,6 +115,9 @@ pub struct SyncOptions {
     pub backoff_cap: Duration,
     /// Most rounds per batch before giving up (a guard against a peer that never settles).
     pub max_rounds: usize,
+    /// How many times one request resumes after its connection broke (asking the relay how
+    /// much it holds, sending or fetching only the rest) before the session gives up.
+    pub resumes: u32,
 }
 
 impl Default for SyncOptions {
@@ -129,6 +132,7 @@ impl Default for SyncOptions {
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
             max_rounds: 50,
+            resumes: 8,
         }
     }
 }
@@ -338,7 +342,8 @@ pub(crate) fn connect(
         Some(cfg.token.clone()),
         opts.request_timeout,
         counters,
-    )?;
+    )?
+    .with_resumes(opts.resumes);
     Ok((cfg, http))
 }
 
