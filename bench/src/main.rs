@@ -12,7 +12,7 @@ use tidemark_bench::report::{Outcome, Run, Target};
 use tidemark_bench::scenarios::{bulk, catchup, crypto, load, local, plan, Ctx, Sizes};
 
 const USAGE: &str =
-    "usage: tidemark-bench [all|s1|s2|s3|s4|s5|s6|s7]... [--quick] [--out DIR] [--set NAME=VALUE]...
+    "usage: tidemark-bench [all|s1|s2|s3|s4|s5|s6|s7]... [--quick] [--out DIR] [--set NAME=VALUE]... [--seed N]
 sizes for --set: history_days, year_days, edits_per_unit, plan_items, records, query_runs,
 devices, sessions_per_device, weak_hq";
 
@@ -21,6 +21,7 @@ struct Args {
     quick: bool,
     out: PathBuf,
     sets: Vec<String>,
+    seed: u64,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -29,12 +30,20 @@ fn parse(args: &[String]) -> Result<Args> {
         quick: false,
         out: PathBuf::from("target/bench"),
         sets: Vec::new(),
+        seed: 2025,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--quick" => a.quick = true,
             "--out" => a.out = it.next().context("--out needs a directory")?.into(),
+            "--seed" => {
+                a.seed = it
+                    .next()
+                    .context("--seed needs a number")?
+                    .parse()
+                    .context("--seed needs a number")?
+            }
             "--set" => a
                 .sets
                 .push(it.next().context("--set needs NAME=VALUE")?.clone()),
@@ -110,7 +119,7 @@ async fn bench(args: Args) -> Result<()> {
         relay: RelayMode::Child(exe),
         root: work.path().to_path_buf(),
         ram_root,
-        seed: 2025,
+        seed: args.seed,
         sizes,
     };
     let mode = if args.quick { "quick" } else { "full" };
@@ -127,6 +136,9 @@ async fn bench(args: Args) -> Result<()> {
     }
     for s in &args.sets {
         command.push_str(&format!(" --set {s}"));
+    }
+    if args.seed != 2025 {
+        command.push_str(&format!(" --seed {}", args.seed));
     }
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

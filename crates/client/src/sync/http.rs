@@ -446,6 +446,17 @@ impl RelayHttp {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let resp = match self.authed(req).send().await {
                 Ok(resp) => resp,
+                // No connection: nothing was sent, so the same step again (a question first
+                // would only cost bytes).
+                Err(e) if e.is_connect() => {
+                    if let Step::Post(from) = next {
+                        self.counters
+                            .bytes_up
+                            .fetch_sub((packed.len() - from) as u64, Ordering::Relaxed);
+                    }
+                    last = SyncError::from_reqwest(e);
+                    continue;
+                }
                 Err(e) => {
                     last = SyncError::from_reqwest(e);
                     next = Step::Look;
