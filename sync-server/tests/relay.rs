@@ -181,8 +181,21 @@ async fn changes_under_another_devices_actor_are_forged_and_change_nothing() {
         let doc = forger.docs.remove(id).unwrap().with_actor(actor);
         forger.docs.insert(id.to_string(), doc);
         forger.append(id, "Giả mạo người viết. ");
-        let statuses = forger.round().await.unwrap();
-        assert_eq!(statuses[id], "forged_author");
+        // The forged change need not go in the first message: the relay's last Bloom filter
+        // can claim it by a false positive (about 1 in 100), and then it goes once the relay's
+        // answer shows its heads without it. Every round until then changes nothing either.
+        let mut status = String::from("ok");
+        for _ in 0..5 {
+            let Some(statuses) = forger.round().await else {
+                break;
+            };
+            status = statuses[id].clone();
+            assert_eq!(relay.db().load_chunks(id).unwrap(), before);
+            if status != "ok" {
+                break;
+            }
+        }
+        assert_eq!(status, "forged_author");
         assert_eq!(relay.db().load_chunks(id).unwrap(), before);
     }
     b.sync_until_quiet().await;
