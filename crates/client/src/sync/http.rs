@@ -407,17 +407,13 @@ impl RelayHttp {
             let req = match next {
                 // The relay keeps the first post's headers for the exchange: a resumed upload
                 // only names it and the offset (on a weak link every byte of a header counts).
-                Step::Post(from) if from > 0 => {
-                    self.counters
-                        .bytes_up
-                        .fetch_add((packed.len() - from) as u64, Ordering::Relaxed);
-                    self.http
-                        .post(self.url(path))
-                        .header(EXCHANGE_HEADER, &id)
-                        .header(RESUME_FROM_HEADER, from)
-                        .body(packed[from..].to_vec())
-                }
-                Step::Post(from) => {
+                Step::Post(from) if from > 0 => self
+                    .http
+                    .post(self.url(path))
+                    .header(EXCHANGE_HEADER, &id)
+                    .header(RESUME_FROM_HEADER, from)
+                    .body(packed[from..].to_vec()),
+                Step::Post(_) => {
                     let mut req = self
                         .http
                         .post(self.url(path))
@@ -430,10 +426,7 @@ impl RelayHttp {
                     if zstd {
                         req = req.header(CONTENT_ENCODING, "zstd");
                     }
-                    self.counters
-                        .bytes_up
-                        .fetch_add((packed.len() - from) as u64, Ordering::Relaxed);
-                    req.body(packed[from..].to_vec())
+                    req.body(packed.clone())
                 }
                 Step::Look => {
                     let req = self.http.get(self.url(&format!("/v1/exchanges/{id}")));
@@ -444,16 +437,19 @@ impl RelayHttp {
                 }
             };
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let resp = match self.authed(req).send().await {
+            let sent = self.authed(req).send().await;
+            // What a post sends counts once a connection took it (even if it broke mid-way).
+            let opened = !sent.as_ref().is_err_and(|e| e.is_connect());
+            if let (Step::Post(from), true) = (next, opened) {
+                self.counters
+                    .bytes_up
+                    .fetch_add((packed.len() - from) as u64, Ordering::Relaxed);
+            }
+            let resp = match sent {
                 Ok(resp) => resp,
                 // No connection: nothing was sent, so the same step again (a question first
                 // would only cost bytes).
                 Err(e) if e.is_connect() => {
-                    if let Step::Post(from) = next {
-                        self.counters
-                            .bytes_up
-                            .fetch_sub((packed.len() - from) as u64, Ordering::Relaxed);
-                    }
                     last = SyncError::from_reqwest(e);
                     continue;
                 }
@@ -464,18 +460,10 @@ impl RelayHttp {
                 }
             };
             let h = Head::of(&resp);
-            let state = resp
-                .headers()
-                .get(STATE_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let state = header_str(&resp, STATE_HEADER).map(str::to_string);
             match state.as_deref() {
                 Some(STATE_RECEIVED) => {
-                    let held = resp
-                        .headers()
-                        .get(RECEIVED_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<usize>().ok())
+                    let held = header_offset(&resp, RECEIVED_HEADER)
                         .filter(|n| *n <= packed.len())
                         .ok_or_else(|| {
                             SyncError::bad_response("the relay holds an impossible offset")
@@ -489,12 +477,7 @@ impl RelayHttp {
                     continue;
                 }
                 Some(STATE_ANSWERED) => {
-                    let from = resp
-                        .headers()
-                        .get(ANSWER_FROM_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .unwrap_or(0);
+                    let from = header_offset(&resp, ANSWER_FROM_HEADER).unwrap_or(0);
                     if from > answer.len() || (from > 0 && head != Some(h)) {
                         return Err(SyncError::bad_response(
                             "the relay resumed an answer from a byte the device does not hold",
@@ -631,6 +614,16 @@ const RESUMES: u32 = 8;
 /// over all [`RESUMES`]; a longer outage is the engine's to wait out, with its own backoff).
 fn resume_backoff(attempt: u32) -> Duration {
     Duration::from_millis((100u64 << attempt.saturating_sub(1).min(5)).min(2_000))
+}
+
+/// A response header's value, when it is text.
+fn header_str<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A response header holding a byte offset.
+fn header_offset(resp: &reqwest::Response, name: &str) -> Option<usize> {
+    header_str(resp, name).and_then(|v| v.parse().ok())
 }
 
 /// What a resumable exchange sends next.
