@@ -47,11 +47,32 @@ impl Tx<'_> {
             ])?;
         let rowid = self.tx.last_insert_rowid();
         let body = fold_for_search(&format!("{} {}", id, record.search_text()));
-        self.tx
-            .prepare_cached("INSERT INTO records_fts(rowid, body) VALUES (?1, ?2)")?
-            .execute(params![rowid, body])?;
+        self.fts.borrow_mut().push((rowid, body));
         self.index_attachments(record)?;
         self.index_kind(record)
+    }
+
+    /// Writes the full-text rows staged by [`Tx::index_record`], a few hundred per statement
+    /// (one savepoint each, so FTS5 keeps them in memory and writes one segment at commit).
+    pub(crate) fn flush_search_rows(&self) -> Result<(), StoreError> {
+        const ROWS: usize = 400;
+        let staged = std::mem::take(&mut *self.fts.borrow_mut());
+        for batch in staged.chunks(ROWS) {
+            let mut sql = String::from("INSERT INTO records_fts(rowid, body) VALUES ");
+            for i in 0..batch.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2));
+            }
+            let mut stmt = self.tx.prepare_cached(&sql)?;
+            let values: Vec<&dyn rusqlite::ToSql> = batch
+                .iter()
+                .flat_map(|(rowid, body)| [rowid as &dyn rusqlite::ToSql, body])
+                .collect();
+            stmt.execute(values.as_slice())?;
+        }
+        Ok(())
     }
 
     fn unindex(&self, id: &str) -> Result<(), StoreError> {
@@ -62,9 +83,15 @@ impl Tx<'_> {
             .query_row([id], |r| r.get(0))
             .optional()?;
         if let Some(rowid) = rowid {
-            self.tx
-                .prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?
-                .execute([rowid])?;
+            let mut staged = self.fts.borrow_mut();
+            let before = staged.len();
+            staged.retain(|(r, _)| *r != rowid);
+            if staged.len() == before {
+                self.tx
+                    .prepare_cached("DELETE FROM records_fts WHERE rowid = ?1")?
+                    .execute([rowid])?;
+            }
+            drop(staged);
             self.tx
                 .prepare_cached("DELETE FROM records WHERE rowid = ?1")?
                 .execute([rowid])?;
