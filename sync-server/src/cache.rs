@@ -130,6 +130,13 @@ impl DocCache {
         }
     }
 
+    /// Drops every document.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+        self.used = 0;
+    }
+
     /// Documents held now.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -93,7 +93,7 @@ impl Db {
         doc_id: &str,
         refs: &BTreeSet<String>,
     ) -> Result<(), AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         replace_refs(&tx, doc_id, refs)?;
         tx.commit()?;
         Ok(())
@@ -115,7 +115,7 @@ impl Db {
         manifest: &Manifest,
         quota: u64,
     ) -> Result<UploadState, AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let state = match stored(&tx, hash)? {
             Some(s) if s.complete => upload_state(&s.manifest, true, every_chunk(&s.manifest)),
             Some(s) if s.manifest == *manifest => upload_state(manifest, false, have(&tx, hash)?),
@@ -148,7 +148,7 @@ impl Db {
         bytes: &[u8],
         digest: &str,
     ) -> Result<ChunkState, AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let s = stored(&tx, hash)?.ok_or(AppError::NotFound {
             what: "attachment upload",
         })?;

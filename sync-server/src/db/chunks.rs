@@ -143,7 +143,7 @@ impl Db {
     /// in one transaction.
     /// Returns the document's new version when a chunk was written.
     pub fn commit_sync(&self, w: &SyncWrite) -> Result<Option<i64>, AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let version = match &w.chunk {
             Some(chunk) => Some(write_chunk(
                 &tx,
@@ -171,7 +171,7 @@ impl Db {
     /// its attachment references and an audit row in one transaction. Returns the new version
     /// when a chunk was written.
     pub fn commit_import(&self, w: &ImportWrite) -> Result<Option<i64>, AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         if let Some(doc) = &w.create {
             insert_document(&tx, &w.actor, doc)?;
         }

@@ -73,7 +73,7 @@ impl Db {
             grants: grants.to_vec(),
         };
         self.check_new(Some(&device.unit), &doc)?;
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         insert_document(&tx, &device.id, &doc)?;
         tx.commit()?;
         Ok(())
@@ -87,7 +87,7 @@ impl Db {
         device: &Device,
         docs: &[NewDocument],
     ) -> Result<Vec<Result<(), AppError>>, AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let mut out = Vec::with_capacity(docs.len());
         for doc in docs {
             let result = self
@@ -130,7 +130,7 @@ impl Db {
                 "only the owner unit and the units above it share a document".into(),
             ));
         }
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         for g in grants {
             self.unit_parent(&g.unit)?;
             match g.access {

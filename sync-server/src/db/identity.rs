@@ -102,7 +102,7 @@ impl Db {
         let device_id = format!("dev-{}", random_hex(6));
         let code = random_hex(12);
         let expires = now().saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2));
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.prepare_cached("INSERT INTO devices (id, unit, name) VALUES (?1, ?2, ?3)")?
             .execute(params![device_id, unit, name])?;
         tx.prepare_cached(
@@ -123,7 +123,7 @@ impl Db {
         sign_key: Option<&[u8]>,
     ) -> Result<Enrolment, AppError> {
         let invalid = || AppError::Unauthorized("enrolment code is unknown, used or expired");
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let row: Option<(String, i64, Option<i64>)> = tx
             .prepare_cached(
                 "SELECT device_id, expires_at, used_at FROM enrol_codes WHERE code_sha256 = ?1",
@@ -249,7 +249,7 @@ impl Db {
 
     /// Sets changes aside for review (a change already held stays as it was).
     pub fn hold_changes(&self, held: &[(HeldChange, Vec<u8>)]) -> Result<(), AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         for (h, bytes) in held {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO held_changes

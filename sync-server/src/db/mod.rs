@@ -38,7 +38,74 @@ pub struct Db {
     conn: Connection,
 }
 
+/// One write: a savepoint, committed by [`Write::commit`] and undone when dropped without it.
+/// Alone it is a transaction of its own; inside [`Db::batch`] it nests, so that a failing
+/// item undoes only itself and the batch commits (and syncs to disk) once.
+pub(crate) struct Write<'a> {
+    conn: &'a Connection,
+    open: bool,
+}
+
+impl<'a> Write<'a> {
+    fn begin(conn: &'a Connection) -> rusqlite::Result<Write<'a>> {
+        conn.execute_batch("SAVEPOINT write")?;
+        Ok(Write { conn, open: true })
+    }
+
+    /// Keeps what was written (made durable now unless inside a batch).
+    pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
+        self.open = false;
+        self.conn.execute_batch("RELEASE write").inspect_err(|_| {
+            // A commit that failed (a full disk) leaves nothing half-done behind.
+            undo(self.conn);
+        })
+    }
+}
+
+/// Undoes the innermost open write; a last `ROLLBACK` if even that fails.
+fn undo(conn: &Connection) {
+    if conn
+        .execute_batch("ROLLBACK TO write; RELEASE write")
+        .is_err()
+        && !conn.is_autocommit()
+    {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+impl Drop for Write<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            undo(self.conn);
+        }
+    }
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
 impl Db {
+    /// Starts a write (see [`Write`]).
+    pub(crate) fn write(&self) -> rusqlite::Result<Write<'_>> {
+        Write::begin(&self.conn)
+    }
+
+    /// Runs `f`, whose writes then commit together: one sync to disk for a request's items
+    /// instead of one per item. A write inside that fails undoes only itself; if the commit
+    /// fails, none of them is kept and the caller answers with the error, so that nothing a
+    /// device is told was kept is lost.
+    pub fn batch<T>(&self, f: impl FnOnce() -> T) -> Result<T, AppError> {
+        let outer = self.write()?;
+        let out = f();
+        outer.commit()?;
+        Ok(out)
+    }
+
     /// Opens (creating if needed) the database at `path` and migrates it.
     ///
     /// The relay and an admin command may open the same fresh database at the same moment.
@@ -189,5 +256,49 @@ mod tests {
                 assert_eq!(version, schema::CURRENT);
             }
         }
+    }
+
+    /// Writes in a batch commit together, and one dropped without commit undoes only itself;
+    /// a write alone commits by itself.
+    #[test]
+    fn writes_in_a_batch_commit_together_and_undo_only_themselves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("relay.sqlite3")).expect("open");
+        let subjects = |db: &Db| -> Vec<String> {
+            db.audit_log()
+                .expect("log")
+                .into_iter()
+                .map(|(_, _, _, s)| s)
+                .collect()
+        };
+        let write = |db: &Db, subject: &str, keep: bool| -> Result<(), AppError> {
+            let w = db.write()?;
+            audit(&w, "admin", "test", subject)?;
+            if keep {
+                w.commit()?;
+            }
+            Ok(())
+        };
+        // What another connection (another process) sees: only what was committed.
+        let committed = || -> i64 {
+            Connection::open(dir.path().join("relay.sqlite3"))
+                .and_then(|c| c.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)))
+                .expect("reading from a second connection")
+        };
+        db.batch(|| {
+            write(&db, "Đồn Tân Thành", true).expect("kept");
+            write(&db, "dropped", false).expect("dropped");
+            write(&db, "Đồn Kiểng Phước", true).expect("kept");
+            assert_eq!(committed(), 0, "visible before the batch committed");
+        })
+        .expect("batch");
+        assert_eq!(subjects(&db), vec!["Đồn Tân Thành", "Đồn Kiểng Phước"]);
+        assert_eq!(committed(), 2);
+
+        write(&db, "alone", true).expect("alone");
+        assert_eq!(committed(), 3);
+        write(&db, "dropped alone", false).expect("dropped");
+        assert_eq!(committed(), 3);
+        assert!(db.conn.is_autocommit(), "a transaction was left open");
     }
 }

@@ -39,7 +39,7 @@ impl Db {
     /// Registers the public key of `device_id`'s actors. A key is set once: the same key again
     /// is a no-op, another key is refused (`key_taken`), so a stolen token cannot replace it.
     pub fn register_sign_key(&self, device_id: &str, key: &[u8]) -> Result<(), AppError> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         let existing: Vec<Option<Vec<u8>>> = {
             let mut stmt = tx.prepare("SELECT sign_key FROM device_actors WHERE device_id = ?1")?;
             let rows = stmt.query_map([device_id], |r| r.get(0))?;

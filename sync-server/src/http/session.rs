@@ -173,7 +173,7 @@ async fn run(
             let (statuses, replies, feed, offered) =
                 shared.with_memory(session.as_deref(), |memory| {
                     let (statuses, mut replies) =
-                        run_items(&shared, db, memory, &device, env.items);
+                        run_items(&shared, db, memory, &device, env.items)?;
                     let (feed, offered) = match header.feed {
                         None => (None, 0),
                         Some(ask) => {

@@ -40,7 +40,7 @@ pub async fn sync(
     let (statuses, replies) = state
         .with_db(move |db| {
             metrics_state.with_memory(session.as_deref(), |memory| {
-                Ok(run_items(&metrics_state, db, memory, &device, env.items))
+                run_items(&metrics_state, db, memory, &device, env.items)
             })
         })
         .await?;
@@ -86,29 +86,37 @@ pub(super) fn run_items(
     memory: &mut Memory<'_>,
     device: &Device,
     items: Vec<DocMessage>,
-) -> (Vec<ItemStatus>, Vec<DocMessage>) {
-    let mut statuses = Vec::with_capacity(items.len());
-    let mut replies = Vec::new();
-    for item in items {
-        let out = sync_item(
-            db,
-            memory,
-            device,
-            &item.doc_id,
-            &item.message,
-            &item.signatures,
-        );
-        state.metrics().item(out.status.code, out.loaded);
-        if let Some(message) = out.reply {
-            replies.push(DocMessage {
-                doc_id: item.doc_id,
-                message,
-                signatures: out.signatures,
-            });
+) -> Result<(Vec<ItemStatus>, Vec<DocMessage>), AppError> {
+    let ran = db.batch(|| {
+        let mut statuses = Vec::with_capacity(items.len());
+        let mut replies = Vec::new();
+        for item in items {
+            let out = sync_item(
+                db,
+                memory,
+                device,
+                &item.doc_id,
+                &item.message,
+                &item.signatures,
+            );
+            state.metrics().item(out.status.code, out.loaded);
+            if let Some(message) = out.reply {
+                replies.push(DocMessage {
+                    doc_id: item.doc_id,
+                    message,
+                    signatures: out.signatures,
+                });
+            }
+            statuses.push(out.status);
         }
-        statuses.push(out.status);
+        (statuses, replies)
+    });
+    if ran.is_err() {
+        // The items' writes are undone, and their versions may be written again with other
+        // content: documents loaded meanwhile cannot be trusted to match a version any more.
+        memory.docs.clear();
     }
-    (statuses, replies)
+    ran
 }
 
 /// Larger requests are not used as a dictionary: loading one costs about what compressing it
