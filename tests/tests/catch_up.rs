@@ -122,3 +122,78 @@ async fn a_refused_creation_is_not_retried_every_session() {
     assert_eq!(second.created + second.changes_sent, 0, "{second:?}");
     p.stop().await.expect("stop");
 }
+
+/// HQ pulls many pages of the feed: each next page is asked for while the page before is
+/// stored, and the pulled documents are stored as the relay sent them. Everything arrives once,
+/// reads back the same from the store, is found by a search without diacritics, and a second
+/// session finds nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_of_many_pages_stores_every_record_once_and_finds_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = Province::start(dir.path()).await.expect("province");
+    p.settle(&KEYS).await.expect("settle");
+    let mut rng = Rng::new(29);
+    let mut ids = Vec::new();
+    for (i, key) in ["tt", "kp", "vl"].into_iter().enumerate() {
+        let mut day = p
+            .dev(key)
+            .with(|c| record_patrols(c, &mut rng, i, 7, 14))
+            .expect("patrols");
+        p.sync(key).await.expect("station sync");
+        ids.append(&mut day);
+    }
+    // Small pages of the feed: the pull is many requests, each next page asked for while the
+    // one before is stored.
+    p.opts.feed_rows = 8;
+    let hq = p.sync("hq").await.expect("HQ pull");
+    assert!(
+        hq.wire.requests >= 6,
+        "expected a pull of many pages: {:?}",
+        hq.wire
+    );
+    assert_eq!(hq.refused, Vec::<(String, String)>::new());
+    for id in &ids {
+        let at_station = p
+            .dev(&id_station(id))
+            .with(|c| c.store().record_json(id))
+            .expect("station");
+        let at_hq = p.dev("hq").with(|c| c.store().record_json(id)).expect("hq");
+        assert!(at_hq.is_some(), "{id} did not reach HQ");
+        assert_eq!(at_station, at_hq, "{id}");
+        // What the store kept loads back to the heads it recorded.
+        let (bytes, heads) = p.dev("hq").with(|c| {
+            let s = c.store();
+            (
+                s.load_doc(id).expect("load"),
+                s.doc_heads(id).expect("heads"),
+            )
+        });
+        let mut doc =
+            tidemark_domain::RecordDoc::load(&bytes.expect("bytes"), &automerge::ActorId::random())
+                .expect("stored document loads");
+        let loaded: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+        assert_eq!(Some(tidemark_store::heads_key(&loaded)), heads, "{id}");
+    }
+    // Every record is in the search index exactly once, found without its diacritics.
+    let hits = p
+        .dev("hq")
+        .with(|c| c.store().search("don bien phong", None, 1000))
+        .expect("search");
+    for id in &ids {
+        assert_eq!(
+            hits.iter().filter(|h| &h.id == id).count(),
+            1,
+            "{id} found {} times",
+            hits.iter().filter(|h| &h.id == id).count()
+        );
+    }
+    let quiet = p.sync("hq").await.expect("quiet sync");
+    assert_eq!(quiet.wire.requests, 1, "{quiet:?}");
+    assert_eq!(quiet.changes_received + quiet.changes_sent, 0);
+    p.stop().await.expect("stop");
+}
+
+/// The device key of the station that made patrol `id` (`patrol:TT:…` → `tt`).
+fn id_station(id: &str) -> String {
+    id.split(':').nth(1).unwrap_or_default().to_lowercase()
+}

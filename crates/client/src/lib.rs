@@ -13,6 +13,7 @@ mod error;
 mod export;
 mod identity;
 mod import;
+mod parallel;
 mod records;
 pub mod report;
 mod signing;

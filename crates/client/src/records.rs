@@ -47,19 +47,23 @@ pub(crate) fn persist(
     created_here: bool,
 ) -> Result<Record, ClientError> {
     let record = doc.read()?;
-    persist_read(tx, doc, record, heads, created_here)
+    persist_read(tx, doc, record, heads, created_here, None)
 }
 
-/// [`persist`] for a caller that has read `record` from `doc` already.
+/// [`persist`] for a caller that has read `record` from `doc` already. `chunk`, when given,
+/// is what the store keeps for the changes after `heads` instead of encoding them again: bytes
+/// that `Automerge::load` reads as exactly those changes (a whole document received into an
+/// empty one).
 pub(crate) fn persist_read(
     tx: &Tx<'_>,
     doc: &mut RecordDoc,
     record: Record,
     heads: &[automerge::ChangeHash],
     created_here: bool,
+    chunk: Option<Vec<u8>>,
 ) -> Result<Record, ClientError> {
     crate::signing::sign_new(tx, doc, heads)?;
-    let chunk = doc.save_after(heads);
+    let chunk = chunk.unwrap_or_else(|| doc.save_after(heads));
     let now = now_secs();
     let stats = tx.append_chunk(record.id(), record.kind().as_str(), &chunk, now)?;
     if stats.chunk_count > COMPACT_AFTER_CHUNKS {

@@ -222,7 +222,7 @@ pub async fn feed(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let Query(q) = query.map_err(|_| AppError::bad("bad_query", "since must be an integer"))?;
     let page = state
-        .with_db(move |db| feed_page(db, &device, q.since, q.keys.map(KeysHeld::Count)))
+        .with_db(move |db| feed_page(db, &device, q.since, q.keys.map(KeysHeld::Count), FEED_PAGE))
         .await?;
     Ok(Json(
         serde_json::to_value(page).map_err(|e| AppError::Internal(e.to_string()))?,
@@ -235,6 +235,7 @@ pub(super) fn feed_page(
     device: &crate::db::Device,
     since: i64,
     keys_held: Option<KeysHeld>,
+    rows: usize,
 ) -> Result<FeedPage, AppError> {
     let (keys, key_cursor) = match keys_held {
         Some(KeysHeld::Count(held)) if db.sign_key_count()? > held => (Some(db.sign_keys()?), None),
@@ -244,8 +245,9 @@ pub(super) fn feed_page(
         }
         _ => (None, None),
     };
-    let rows = db.feed_after(since, FEED_PAGE)?;
-    let more = rows.len() == FEED_PAGE;
+    let limit = rows;
+    let rows = db.feed_after(since, limit)?;
+    let more = rows.len() == limit;
     let cursor = rows.last().map_or(since, |r| r.seq);
     let mut access: HashMap<String, Access> = HashMap::new();
     let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();

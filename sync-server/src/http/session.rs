@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelope};
 
 use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
-use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld};
+use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld, FEED_PAGE};
 use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
 use super::{body, exchange, AppState, Authed};
 use crate::db::{Db, Device};
@@ -61,6 +61,10 @@ struct FeedAsk {
     /// [`OFFER_BYTES`]). Documents past it are listed without a message.
     #[serde(default)]
     max_bytes: Option<usize>,
+    /// Most feed rows to read in this answer (absent, 0 or above the relay's page: its page,
+    /// `FEED_PAGE`); the answer says `more` when rows are left.
+    #[serde(default)]
+    rows: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,7 +93,11 @@ fn feed_with_offers(
         (None, Some(count)) => Some(KeysHeld::Count(count)),
         (None, None) => None,
     };
-    let mut page = feed_page(db, device, ask.since, held)?;
+    let rows = ask
+        .rows
+        .filter(|r| *r > 0)
+        .map_or(FEED_PAGE, |r| r.min(FEED_PAGE));
+    let mut page = feed_page(db, device, ask.since, held, rows)?;
     // A document this request exchanged messages about is brought up to date by that exchange
     // (the relay's reply carries whatever else it has): listing it again, with its heads, would
     // only echo the device's own push back to it.

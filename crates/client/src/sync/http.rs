@@ -185,6 +185,9 @@ pub struct FeedAsk {
     pub key_cursor: i64,
     /// Most bytes of offered messages the device wants in one answer.
     pub max_bytes: usize,
+    /// Most feed rows to read (absent: the relay's page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
 }
 
 /// The relay's answer to a session request (its envelope comes beside it).

@@ -118,6 +118,9 @@ pub struct SyncOptions {
     /// How many times one request resumes after its connection broke (asking the relay how
     /// much it holds, sending or fetching only the rest) before the session gives up.
     pub resumes: u32,
+    /// Most feed rows one answer reads (0: as many as the relay gives, 1,000 today). Smaller
+    /// pages mean smaller answers and more of them.
+    pub feed_rows: usize,
 }
 
 impl Default for SyncOptions {
@@ -133,6 +136,7 @@ impl Default for SyncOptions {
             backoff_cap: Duration::from_secs(300),
             max_rounds: 50,
             resumes: 8,
+            feed_rows: 0,
         }
     }
 }
