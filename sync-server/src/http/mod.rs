@@ -48,6 +48,8 @@ pub struct AppState {
     failed_auth: Arc<RateLimit>,
     enrolments: Arc<RateLimit>,
     exchanges: Arc<Exchanges>,
+    /// Requests waiting for the database or holding it.
+    at_db: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             cache: Arc::new(Mutex::new(cache)),
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
+            at_db: Arc::default(),
         })
     }
 
@@ -110,7 +113,9 @@ impl AppState {
         F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
+        let at_db = AtDb::enter(&self.at_db);
         tokio::task::spawn_blocking(move || {
+            let _at_db = at_db;
             let guard = db
                 .lock()
                 .map_err(|_| AppError::Internal("database lock poisoned".into()))?;
@@ -118,6 +123,30 @@ impl AppState {
         })
         .await
         .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
+    }
+}
+
+impl AppState {
+    /// Whether other requests wait for the database now: the relay is busy, and work it can
+    /// trade away (compression effort) yields.
+    pub fn busy(&self) -> bool {
+        self.at_db.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+}
+
+/// One request counted in [`AppState::busy`] until dropped.
+struct AtDb(Arc<std::sync::atomic::AtomicUsize>);
+
+impl AtDb {
+    fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> AtDb {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        AtDb(Arc::clone(count))
+    }
+}
+
+impl Drop for AtDb {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

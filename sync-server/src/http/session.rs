@@ -220,6 +220,7 @@ async fn run(
         &headers,
         encode_response(&status, &Envelope { items: replies }),
         Some(&bytes),
+        state.busy(),
     )?;
     state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
