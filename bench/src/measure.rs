@@ -150,3 +150,82 @@ pub fn human_bytes(b: f64) -> String {
         format!("{b:.0} B")
     }
 }
+
+/// The machine's CPUs split in two for a load test: the relay's process (and the wire, the
+/// simulated network) on the upper half, the simulated devices on the lower, as if the devices
+/// were other machines instead of taking the relay's CPU. Undone (this process on every CPU
+/// again) when dropped. `taskset` (util-linux) does the pinning.
+pub struct CpuSplit {
+    all: String,
+    devices: String,
+    server: String,
+}
+
+impl CpuSplit {
+    /// Splits the CPUs between process `relay` (all its threads, and this process's thread
+    /// named `wire`) and the rest of this process; `None` (nothing pinned) on a single CPU or
+    /// when pinning fails.
+    pub fn new(relay: u32, wire: &str) -> Option<CpuSplit> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if n < 2 {
+            return None;
+        }
+        let range = |a: usize, b: usize| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        };
+        let all = range(0, n - 1);
+        let devices = range(0, n / 2 - 1);
+        let server = range(n / 2, n - 1);
+        let own = std::process::id().to_string();
+        let ok = taskset(&["-a", "-p", "-c", &server, &relay.to_string()])
+            && taskset(&["-a", "-p", "-c", &devices, &own])
+            && threads_named(wire)
+                .iter()
+                .all(|tid| taskset(&["-p", "-c", &server, &tid.to_string()]));
+        let split = CpuSplit {
+            all,
+            devices,
+            server,
+        };
+        ok.then_some(split)
+    }
+
+    /// Which CPUs went where, for the report.
+    pub fn describe(&self) -> String {
+        format!(
+            "relay and wire on CPU {}, simulated devices on CPU {}",
+            self.server, self.devices
+        )
+    }
+}
+
+impl Drop for CpuSplit {
+    fn drop(&mut self) {
+        let own = std::process::id().to_string();
+        taskset(&["-a", "-p", "-c", &self.all, &own]);
+    }
+}
+
+fn taskset(args: &[&str]) -> bool {
+    std::process::Command::new("taskset")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Ids of this process's threads named `name`.
+fn threads_named(name: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
