@@ -9,6 +9,7 @@ mod delivery;
 mod engine;
 mod files;
 mod http;
+mod reply;
 mod session;
 mod sharing;
 
