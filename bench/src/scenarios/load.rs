@@ -107,13 +107,15 @@ async fn timed(client: &SharedClient, opts: &tidemark_client::sync::SyncOptions)
     }
 }
 
-/// The same devices and sessions as the burst, on a fresh relay, paced: device `i` starts at
-/// `i / n` of a period and syncs once a period, the period being a tenth of the app's. Returns
-/// (sessions ok, errors, request p50, p99, max, period).
-async fn paced(ctx: &Ctx, n: usize, per: usize) -> Result<(usize, usize, f64, f64, f64, Duration)> {
-    let relay = Relay::start(&ctx.root.join("s5p-relay"), &ctx.relay).await?;
-    let wire = Wire::start(relay.addr).await?;
-    let url = wire.url();
+/// Enrols `n` devices (one in [`HQ_EVERY`] at HQ, the others spread over the stations) with
+/// their stores under `ram_root/dir`.
+async fn enrol_all(
+    ctx: &Ctx,
+    relay: &Relay,
+    url: &str,
+    n: usize,
+    dir: &str,
+) -> Result<Vec<Device>> {
     let mut devices = Vec::new();
     for i in 0..n {
         let name = if at_hq(i) {
@@ -121,9 +123,20 @@ async fn paced(ctx: &Ctx, n: usize, per: usize) -> Result<(usize, usize, f64, f6
         } else {
             STATIONS[i % STATIONS.len()].1
         };
-        let dir = ctx.ram_root.join(format!("s5p/dev{i}"));
-        devices.push(Device::enrol(&relay, &url, &dir, name, "Trinh sát viên").await?);
+        let store = ctx.ram_root.join(format!("{dir}/dev{i}"));
+        devices.push(Device::enrol(relay, url, &store, name, "Trinh sát viên").await?);
     }
+    Ok(devices)
+}
+
+/// The same devices and sessions as the burst, on a fresh relay, paced: device `i` starts at
+/// `i / n` of a period and syncs once a period, the period being a tenth of the app's. Returns
+/// (sessions ok, errors, request p50, p99, max, period).
+async fn paced(ctx: &Ctx, n: usize, per: usize) -> Result<(usize, usize, f64, f64, f64, Duration)> {
+    let relay = Relay::start(&ctx.root.join("s5p-relay"), &ctx.relay).await?;
+    let wire = Wire::start(relay.addr).await?;
+    let url = wire.url();
+    let devices = enrol_all(ctx, &relay, &url, n, "s5p").await?;
     let split = relay
         .pid()
         .and_then(|pid| crate::measure::CpuSplit::new(pid, "bench-wire"));
@@ -190,16 +203,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     let wire = Wire::start(relay.addr).await?;
     let url = wire.url();
     let started = Instant::now();
-    let mut devices = Vec::new();
-    for i in 0..n {
-        let name = if at_hq(i) {
-            HQ
-        } else {
-            STATIONS[i % STATIONS.len()].1
-        };
-        let dir = ctx.ram_root.join(format!("s5/dev{i}"));
-        devices.push(Device::enrol(&relay, &url, &dir, name, "Trinh sát viên").await?);
-    }
+    let devices = enrol_all(ctx, &relay, &url, n, "s5").await?;
     out.metric("enrol_secs", started.elapsed().as_secs_f64());
 
     let relay_pid = relay.pid();
