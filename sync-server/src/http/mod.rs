@@ -40,7 +40,9 @@ pub const EXCHANGE_BYTES: usize = 64 * 1024 * 1024;
 /// State shared by all handlers: the database and the settings.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    db: Arc<Mutex<Db>>,
+    /// The database, one request at a time, in the order they asked (tokio's mutex is fair):
+    /// a burst of requests waits in a queue, not as a crowd of threads racing for a lock.
+    db: Arc<tokio::sync::Mutex<Db>>,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     cache: Arc<Mutex<DocCache>>,
@@ -61,7 +63,7 @@ impl AppState {
         let idle = Duration::from_secs(settings.doc_idle_secs);
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
         Ok(AppState {
-            db: Arc::new(Mutex::new(db)),
+            db: Arc::new(tokio::sync::Mutex::new(db)),
             failed_auth: Arc::new(RateLimit::new(settings.max_failed_auth_per_minute, minute)),
             enrolments: Arc::new(RateLimit::new(settings.max_enrolments_per_minute, minute)),
             settings: Arc::new(settings),
@@ -112,13 +114,12 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
         let at_db = AtDb::enter(&self.at_db);
+        // Queue for the database before taking a blocking thread: only the request whose turn
+        // it is holds one, so the work runs on a thread (and an allocator heap) already warm.
+        let guard = Arc::clone(&self.db).lock_owned().await;
         tokio::task::spawn_blocking(move || {
             let _at_db = at_db;
-            let guard = db
-                .lock()
-                .map_err(|_| AppError::Internal("database lock poisoned".into()))?;
             f(&guard)
         })
         .await
@@ -297,4 +298,71 @@ pub fn check_listen(addr: SocketAddr, tls: bool, settings: &Settings) -> Result<
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // One runtime thread: a request counted in `at_db` has also joined the queue.
+    #[tokio::test]
+    async fn requests_reach_the_database_one_at_a_time_in_the_order_they_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        })
+        .unwrap();
+        // The first request holds the database until told to let go.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (entered, first_in) = tokio::sync::oneshot::channel();
+        let first = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                state
+                    .with_db(move |_| {
+                        entered.send(()).unwrap();
+                        held.recv().unwrap();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        first_in.await.unwrap();
+        // Thirty more ask while it holds, one after the other.
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut waiting = Vec::new();
+        for i in 0..30 {
+            let (asking, order) = (state.clone(), Arc::clone(&order));
+            let (inside, most) = (Arc::clone(&inside), Arc::clone(&most));
+            waiting.push(tokio::spawn(async move {
+                asking
+                    .with_db(move |db| {
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        db.unit_chain("none").ok();
+                        order.lock().unwrap().push(i);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            }));
+            // Until this one waits in the queue: then the next asks.
+            while state.at_db.load(Ordering::SeqCst) < i + 2 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(state.busy(), "thirty wait");
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..30).collect::<Vec<_>>());
+        assert_eq!(most.load(Ordering::SeqCst), 1, "never two at once");
+        assert!(!state.busy());
+    }
 }
