@@ -154,37 +154,37 @@ pub(super) fn framed(
     match request {
         Some(dict) if wants_dictionary && !dict.is_empty() && dict.len() <= DICTIONARY_MAX => {
             Ok(Framed {
-                body: compress(&out, response_level(out.len(), dict.len(), busy), dict)
-                    .map_err(failed)?,
+                body: compress(&out, response_level(out.len(), busy), dict).map_err(failed)?,
                 zstd: true,
                 dictionary: true,
             })
         }
         _ => Ok(Framed {
-            body: compress(&out, response_level(out.len(), 0, busy), &[]).map_err(failed)?,
+            body: compress(&out, response_level(out.len(), busy), &[]).map_err(failed)?,
             zstd: true,
             dictionary: false,
         }),
     }
 }
 
-/// The zstd level of an answer of `len` bytes compressed with a dictionary of `dictionary`
-/// bytes (0: none). Idle, the protocol's level by size: small bodies squeezed hard, as a weak
-/// link pays for every byte. While other requests wait for the database, effort yields above 4 KB
-/// of answer or 16 KB of dictionary: level 6 at most. The strongest levels build binary trees
-/// over the whole dictionary and search them; under 200 devices that was a third of the relay's
-/// CPU (S5: 9.7 s -> 7.3 s of relay CPU at level 6, for 3 % more bytes).
-pub(super) fn response_level(len: usize, dictionary: usize, busy: bool) -> i32 {
+/// The zstd level of an answer of `len` bytes. Idle, the protocol's level by size: small
+/// bodies squeezed hard, as a weak link pays for every byte. While other requests wait for the
+/// database, effort yields to level 3 whatever the size: the strong levels build binary trees
+/// over the whole dictionary (the request) and search them, and every millisecond spent there
+/// is a millisecond the queue waits. S5's burst: relay CPU 6.4 s -> 5.8 s, for 3.6 % more bytes
+/// down (the levels above 6 for small answers were a fifth of the relay's CPU in its first
+/// wave). An idle relay, as in S1 and S6, keeps the protocol's levels.
+pub(super) fn response_level(len: usize, busy: bool) -> i32 {
     let level = compression::zstd_level(len);
-    if busy && (len > 4096 || dictionary > 16 * 1024) {
+    if busy {
         level.min(BUSY_LEVEL)
     } else {
         level
     }
 }
 
-/// The most effort on a large answer while the relay is busy.
-const BUSY_LEVEL: i32 = 6;
+/// The most effort on an answer while the relay is busy.
+const BUSY_LEVEL: i32 = 3;
 
 thread_local! {
     /// Each thread's zstd context, kept between responses: a new one allocated its tables
@@ -282,15 +282,14 @@ mod compression_tests {
     }
 
     #[test]
-    fn effort_yields_only_on_large_work_while_busy() {
+    fn effort_yields_while_busy() {
         // Idle: the protocol's levels.
-        assert_eq!(response_level(800, 7_000, false), 19);
-        assert_eq!(response_level(30_000, 100_000, false), 12);
-        // Busy: a station's small catch-up answer keeps the hardest level...
-        assert_eq!(response_level(800, 7_000, true), 19);
-        // ...large answers or dictionaries yield.
-        assert_eq!(response_level(30_000, 1_000, true), BUSY_LEVEL);
-        assert_eq!(response_level(800, 100_000, true), BUSY_LEVEL);
-        assert_eq!(response_level(1 << 20, 0, true), 3);
+        assert_eq!(response_level(800, false), 19);
+        assert_eq!(response_level(30_000, false), 12);
+        assert_eq!(response_level(1 << 20, false), 3);
+        // Busy: the fast level, whatever the size.
+        assert_eq!(response_level(800, true), BUSY_LEVEL);
+        assert_eq!(response_level(30_000, true), BUSY_LEVEL);
+        assert_eq!(response_level(1 << 20, true), 3);
     }
 }
