@@ -5,11 +5,18 @@
 //! Each entry remembers the document's stored version (its newest chunk's sequence number); an
 //! entry whose version no longer matches the database (an admin `bundle import` wrote to it
 //! from another process) is dropped on `take`, so the caller reloads it.
+//!
+//! Beside the documents, the cache keeps each document's *first offer*: the message the relay
+//! sends a device that holds none of it, with the sync state that leaves behind. It is the same
+//! for every such device (the state it starts from is empty), so under many devices it is made
+//! once per stored version instead of once per device: in S5, where 200 devices bring a patrol
+//! each and read their station's, most of the relay's offers are these.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use automerge::{AutoCommit, ReadDoc};
+use automerge::sync::State;
+use automerge::{AutoCommit, ChangeHash, ReadDoc};
 
 /// Loaded Automerge documents by id.
 #[derive(Debug)]
@@ -23,6 +30,55 @@ pub struct DocCache {
     /// quadratic: a fifth of the relay's CPU in S2).
     order: BTreeMap<(Instant, u64), String>,
     next: u64,
+    /// First offers by document id.
+    offers: HashMap<String, FirstOffer>,
+    /// Ids of `offers` by when they were made, oldest first (an id made again is listed again;
+    /// its older listing evicts nothing once the entry is newer).
+    offer_order: VecDeque<(Instant, String)>,
+    /// Bytes the offers hold, within a tenth of the budget.
+    offer_bytes: usize,
+}
+
+/// A document's first message to a device that holds none of it.
+#[derive(Debug, Clone)]
+pub struct FirstOffer {
+    /// The stored version it was made from.
+    pub version: i64,
+    /// Whether it was made for a device that may only read.
+    pub read_only: bool,
+    /// The encoded message.
+    pub message: Vec<u8>,
+    /// The device's sync state once the message is sent.
+    pub state: State,
+    /// The changes it carries.
+    pub sent: Vec<ChangeHash>,
+    /// When it was made.
+    made: Instant,
+}
+
+impl FirstOffer {
+    /// An offer made now.
+    pub fn new(
+        version: i64,
+        read_only: bool,
+        message: Vec<u8>,
+        state: State,
+        sent: Vec<ChangeHash>,
+    ) -> FirstOffer {
+        FirstOffer {
+            version,
+            read_only,
+            message,
+            state,
+            sent,
+            made: Instant::now(),
+        }
+    }
+
+    fn cost(&self) -> usize {
+        // The message, the state's hashes (heads, sent) and the entry itself.
+        self.message.len() + 32 * (self.sent.len() * 2 + self.state.last_sent_heads.len()) + 256
+    }
 }
 
 #[derive(Debug)]
@@ -64,6 +120,44 @@ impl DocCache {
             entries: HashMap::new(),
             order: BTreeMap::new(),
             next: 0,
+            offers: HashMap::new(),
+            offer_order: VecDeque::new(),
+            offer_bytes: 0,
+        }
+    }
+
+    /// The first offer of document `id` at stored `version` for a device that may write (or
+    /// only read, `read_only`), if one was kept.
+    pub fn first_offer(&self, id: &str, version: i64, read_only: bool) -> Option<&FirstOffer> {
+        self.offers
+            .get(id)
+            .filter(|o| o.version == version && o.read_only == read_only)
+    }
+
+    /// Keeps a document's first offer (replacing the one kept for it), then evicts the oldest
+    /// offers while they take more than a tenth of the budget.
+    pub fn keep_first_offer(&mut self, id: &str, offer: FirstOffer) {
+        let cost = offer.cost();
+        if cost > self.budget / 10 {
+            return;
+        }
+        self.drop_offer(id);
+        self.offer_bytes += cost;
+        self.offer_order.push_back((offer.made, id.to_string()));
+        self.offers.insert(id.to_string(), offer);
+        while self.offer_bytes > self.budget / 10 {
+            let Some((made, oldest)) = self.offer_order.pop_front() else {
+                break;
+            };
+            if self.offers.get(&oldest).is_some_and(|o| o.made <= made) {
+                self.drop_offer(&oldest);
+            }
+        }
+    }
+
+    fn drop_offer(&mut self, id: &str) {
+        if let Some(o) = self.offers.remove(id) {
+            self.offer_bytes = self.offer_bytes.saturating_sub(o.cost());
         }
     }
 
@@ -82,15 +176,16 @@ impl DocCache {
         (e.version == version).then_some((e.doc, e.stored))
     }
 
-    /// Drops a document, whatever its version.
+    /// Drops a document, whatever its version, and its first offer.
     pub fn forget(&mut self, id: &str) {
         self.remove(id);
+        self.drop_offer(id);
     }
 
     /// Keeps a document at stored `version`, then evicts idle entries and, oldest first, any
     /// over the budget.
     pub fn put(&mut self, id: &str, doc: AutoCommit, stored: usize, version: i64, now: Instant) {
-        self.forget(id);
+        self.remove(id);
         let cost = estimate(&doc, stored);
         if cost > self.budget {
             return;
@@ -124,17 +219,30 @@ impl DocCache {
                 }
             }
         }
+        while let Some((made, id)) = self.offer_order.front() {
+            if now.saturating_duration_since(*made) < self.idle {
+                break;
+            }
+            if self.offers.get(id).is_some_and(|o| o.made <= *made) {
+                let id = id.clone();
+                self.drop_offer(&id);
+            }
+            self.offer_order.pop_front();
+        }
         let evicted = before - self.entries.len();
         if evicted > 0 {
             tracing::debug!(evicted, kept = self.entries.len(), "documents evicted");
         }
     }
 
-    /// Drops every document.
+    /// Drops every document and every first offer.
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
         self.used = 0;
+        self.offers.clear();
+        self.offer_order.clear();
+        self.offer_bytes = 0;
     }
 
     /// Documents held now.
@@ -193,6 +301,69 @@ mod tests {
         assert_eq!(cache.len(), 1, "c went idle, b was used at 3 s");
         cache.put("huge", doc(), one * 10, 1, t0);
         assert!(cache.take("huge", 1).is_none());
+    }
+
+    fn first(version: i64, read_only: bool, bytes: usize) -> FirstOffer {
+        FirstOffer::new(
+            version,
+            read_only,
+            vec![7; bytes],
+            automerge::sync::State::new(),
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_first_offer_serves_only_its_version_and_access_and_leaves_with_its_document() {
+        let mut cache = DocCache::new(10 << 20, Duration::from_secs(60));
+        cache.keep_first_offer("a", first(3, false, 100));
+        assert!(cache.first_offer("a", 3, false).is_some());
+        assert!(
+            cache.first_offer("a", 4, false).is_none(),
+            "a newer version"
+        );
+        assert!(
+            cache.first_offer("a", 3, true).is_none(),
+            "a reader's differs"
+        );
+        // A reader's replaces the writer's: one per document.
+        cache.keep_first_offer("a", first(3, true, 100));
+        assert!(cache.first_offer("a", 3, true).is_some());
+        assert!(cache.first_offer("a", 3, false).is_none());
+        // Putting the document back keeps it; forgetting or clearing drops it.
+        let t0 = Instant::now();
+        cache.put("a", doc(), 100, 3, t0);
+        assert!(cache.first_offer("a", 3, true).is_some());
+        cache.forget("a");
+        assert!(cache.first_offer("a", 3, true).is_none());
+        cache.keep_first_offer("b", first(1, false, 100));
+        cache.clear();
+        assert!(cache.first_offer("b", 1, false).is_none());
+    }
+
+    #[test]
+    fn first_offers_stay_within_a_tenth_of_the_budget_and_leave_when_idle() {
+        let mut cache = DocCache::new(100_000, Duration::from_secs(60));
+        // 2 KB each (and some): a tenth of the budget holds four.
+        for i in 0..10 {
+            cache.keep_first_offer(&format!("d{i}"), first(1, false, 2_000));
+        }
+        let kept: Vec<usize> = (0..10)
+            .filter(|i| cache.first_offer(&format!("d{i}"), 1, false).is_some())
+            .collect();
+        assert_eq!(kept, vec![6, 7, 8, 9], "the newest stay");
+        assert!(cache.offer_bytes <= 10_000);
+        // Made again, an older one is kept anew, and its former place evicts nothing.
+        cache.keep_first_offer("d6", first(2, false, 2_000));
+        cache.keep_first_offer("e", first(1, false, 2_000));
+        assert!(cache.first_offer("d6", 2, false).is_some());
+        assert!(cache.first_offer("d7", 1, false).is_none());
+        // Too big for the tenth: not kept.
+        cache.keep_first_offer("big", first(1, false, 20_000));
+        assert!(cache.first_offer("big", 1, false).is_none());
+        cache.evict(Instant::now() + Duration::from_secs(61));
+        assert!(cache.offers.is_empty() && cache.offer_order.is_empty());
+        assert_eq!(cache.offer_bytes, 0);
     }
 
     #[test]

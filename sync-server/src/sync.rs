@@ -13,7 +13,7 @@ use automerge::sync::{Message, State, SyncDoc};
 use automerge::{AutoCommit, LoadOptions, TextEncoding};
 use serde::Serialize;
 
-use crate::cache::DocCache;
+use crate::cache::{DocCache, FirstOffer};
 use crate::db::{Access, Db, Device, DocMeta, SyncWrite};
 use crate::error::AppError;
 use crate::references::references;
@@ -223,9 +223,22 @@ pub(crate) fn offer(
         return Ok(None);
     };
     let mut state = session_state(db, memory, doc_id, device)?;
+    let read_only = access < Access::Write;
+    // A device that holds none of the document starts from an empty state, and so gets the
+    // same message as every other such device: made once per stored version, then reused.
+    let first = state == State::new();
+    let now = std::time::Instant::now();
+    if first {
+        let version = db.doc_version(doc_id)?;
+        if let Some(kept) = memory.docs.first_offer(doc_id, version, read_only) {
+            let (message, state) = (kept.message.clone(), kept.state.clone());
+            let signatures = signatures_to_send(db, &kept.sent)?;
+            memory.sessions.put(doc_id, &device.id, session, state, now);
+            return Ok(Some((message, signatures)));
+        }
+    }
     let taken = take_doc(db, memory.docs, doc_id)?;
     let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
-    let now = std::time::Instant::now();
     let mut heads = doc.get_heads();
     heads.sort();
     let mut shared = state.shared_heads.clone();
@@ -238,7 +251,7 @@ pub(crate) fn offer(
         memory.sessions.put(doc_id, &device.id, session, state, now);
         return Ok(None);
     }
-    state.set_read_only(access < Access::Write);
+    state.set_read_only(read_only);
     let to_send = doc.get_changes_meta(&shared).len();
     presume_shared(&mut state, to_send);
     let sent_before = state.sent_hashes.clone();
@@ -249,9 +262,14 @@ pub(crate) fn offer(
         .copied()
         .collect();
     let signatures = signatures_to_send(db, &sent)?;
+    let message = message.map(|m| m.encode());
+    if let (true, Some(m)) = (first, &message) {
+        let kept = FirstOffer::new(version, read_only, m.clone(), state.clone(), sent);
+        memory.docs.keep_first_offer(doc_id, kept);
+    }
     memory.docs.put(doc_id, doc, stored, version, now);
     memory.sessions.put(doc_id, &device.id, session, state, now);
-    Ok(message.map(|m| (m.encode(), signatures)))
+    Ok(message.map(|m| (m, signatures)))
 }
 
 /// The document and caller of one item, as checked.

@@ -162,6 +162,80 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
     assert!(offers.items.is_empty());
 }
 
+/// HQ device `hq` reads the feed in a session of its own; returns the one offer it gets.
+async fn first_offer(hq: &Peer, name: &str) -> Vec<u8> {
+    let (status, offers) = session(
+        hq,
+        name,
+        serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status["offered"], 1, "{status}");
+    assert_eq!(offers.items.len(), 1);
+    offers.items[0].message.clone()
+}
+
+/// The document an offer brings to a device that had none of it.
+fn apply_offer(offer: &[u8]) -> AutoCommit {
+    let mut doc = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit);
+    doc.sync()
+        .receive_sync_message(&mut State::new(), Message::decode(offer).unwrap())
+        .unwrap();
+    doc
+}
+
+#[tokio::test]
+async fn devices_new_to_a_record_get_the_same_first_offer_until_it_changes() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let id = "patrol:TT:20260303:01";
+    tt.local(id, vietnamese_doc_text());
+    let message = push_message(&mut tt, id);
+    let (status, _) = session(
+        &tt,
+        "s-tt-1",
+        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
+        vec![DocMessage::new(id, message)],
+    )
+    .await;
+    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+
+    // Two HQ devices that hold nothing of it get the same message (the second one kept from
+    // the first), and each brings the whole record.
+    let (hq1, hq2) = (relay.device("HQ").await, relay.device("HQ").await);
+    let first = first_offer(&hq1, "s-hq1").await;
+    let again = first_offer(&hq2, "s-hq2").await;
+    assert_eq!(first, again);
+    let tt_heads = tt.docs.get_mut(id).unwrap().get_heads();
+    for offer in [&first, &again] {
+        let mut doc = apply_offer(offer);
+        assert_eq!(notes(&doc), vietnamese_doc_text());
+        assert_eq!(doc.get_heads(), tt_heads);
+    }
+
+    // The station writes again: a device new to the record now gets the new version.
+    let doc = tt.docs.get_mut(id).unwrap();
+    let (_, text) = doc.get(ROOT, "notes").unwrap().unwrap();
+    doc.splice_text(&text, 0, 0, "Bổ sung: ").unwrap();
+    doc.commit();
+    let message = push_message(&mut tt, id);
+    let (status, _) = session(
+        &tt,
+        "s-tt-2",
+        serde_json::json!({}),
+        vec![DocMessage::new(id, message)],
+    )
+    .await;
+    assert_eq!(status["items"][0]["accepted"], 1, "{status}");
+    let hq3 = relay.device("HQ").await;
+    let later = first_offer(&hq3, "s-hq3").await;
+    assert_ne!(later, first);
+    let mut doc = apply_offer(&later);
+    assert_eq!(notes(&doc), format!("Bổ sung: {}", vietnamese_doc_text()));
+    assert_eq!(doc.get_heads(), tt.docs.get_mut(id).unwrap().get_heads());
+}
+
 #[tokio::test]
 async fn a_reader_that_pushes_is_refused_and_nothing_is_stored() {
     let relay = province().await;

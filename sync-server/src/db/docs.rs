@@ -169,7 +169,7 @@ impl Db {
         let Some(owner) = owner else { return Ok(None) };
         let mut stmt = self
             .conn
-            .prepare("SELECT unit, access FROM grants WHERE doc_id = ?1 ORDER BY unit")?;
+            .prepare_cached("SELECT unit, access FROM grants WHERE doc_id = ?1 ORDER BY unit")?;
         let grants = stmt
             .query_map([id], |r| {
                 Ok(Grant {
