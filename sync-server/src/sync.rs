@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{Capability, Message, State, SyncDoc};
 use automerge::{AutoCommit, LoadOptions, TextEncoding};
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::references::references;
 use crate::session::Sessions;
 use crate::signing::{check_signatures, signatures_to_send};
-use tidemark_sync_protocol::presume::presume_shared;
+use tidemark_sync_protocol::presume::{presume_shared, WHOLE_FROM};
 use tidemark_sync_protocol::ChangeSignature;
 
 /// What the relay keeps in memory between rounds, borrowed for one batch.
@@ -322,6 +322,7 @@ fn advance(
         (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
     }
     let sent_before = state.sent_hashes.clone();
+    let caps = few_changes_as_they_are(&mut fork, &mut state);
     let reply = if waits_only_on_held(db, doc_id, &mut fork, &state)? {
         // The device's heads rest on held changes the relay will not take: answer as a reader
         // would (no request for them, nothing when there is nothing else to say), or the device
@@ -335,6 +336,9 @@ fn advance(
     } else {
         fork.sync().generate_sync_message(&mut state)
     };
+    if let Some(caps) = caps {
+        state.their_capabilities = caps;
+    }
     let sent: Vec<automerge::ChangeHash> = state
         .sent_hashes
         .difference(&sent_before)
@@ -362,6 +366,40 @@ fn advance(
         reply,
         reply_signatures,
     })
+}
+
+/// Before a reply to a device whose heads are known: when it lacks fewer than
+/// [`WHOLE_FROM`] changes, the reply should carry them as they are, as a session's first
+/// message does (`presume_shared`). Automerge sends a whole save instead as soon as they are a
+/// third of the document: a station's unit record, made by each of its devices once, was
+/// re-saved (and its columns DEFLATEd) for every device that brought its copy, about a tenth
+/// of the relay's CPU in the first wave of S5. Hides the peer's support for whole-document
+/// messages for this one reply; returns what to restore.
+fn few_changes_as_they_are(
+    fork: &mut AutoCommit,
+    state: &mut State,
+) -> Option<Option<Vec<Capability>>> {
+    let theirs = state.their_heads.clone()?;
+    if theirs.is_empty()
+        || !theirs
+            .iter()
+            .all(|h| fork.get_change_meta_by_hash(h).is_some())
+    {
+        return None;
+    }
+    let missing = fork.get_changes_meta(&theirs).len();
+    if missing == 0 || missing >= WHOLE_FROM {
+        return None;
+    }
+    let kept = state.their_capabilities.clone();
+    let without = kept
+        .iter()
+        .flatten()
+        .filter(|c| **c != Capability::MessageV2)
+        .cloned()
+        .collect();
+    state.their_capabilities = Some(without);
+    Some(kept)
 }
 
 /// The bytes to store for a fork's new changes, and the document's stored size after.

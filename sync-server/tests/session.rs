@@ -7,7 +7,7 @@
 
 mod common;
 
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{Message, MessageVersion, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ReadDoc, TextEncoding, ROOT};
 use common::{error_code, province, vietnamese_doc_text, Peer};
@@ -234,6 +234,61 @@ async fn devices_new_to_a_record_get_the_same_first_offer_until_it_changes() {
     let mut doc = apply_offer(&later);
     assert_eq!(notes(&doc), format!("Bổ sung: {}", vietnamese_doc_text()));
     assert_eq!(doc.get_heads(), tt.docs.get_mut(id).unwrap().get_heads());
+}
+
+#[tokio::test]
+async fn a_device_missing_a_few_changes_gets_them_as_changes_not_a_whole_save() {
+    let relay = province().await;
+    let mut tt1 = relay.device("TT").await;
+    let mut tt2 = relay.device("TT").await;
+    let id = "unit:tram-bien-phong-tt";
+    // Two devices of one station make the same record on their own, as each new device makes
+    // its unit's; the first brings three changes.
+    tt1.local(id, "Đồn Biên phòng TT");
+    let doc = tt1.docs.get_mut(id).unwrap();
+    let (_, text) = doc.get(ROOT, "notes").unwrap().unwrap();
+    for word in ["Trạm ", "Đội "] {
+        doc.splice_text(&text, 0, 0, word).unwrap();
+        doc.commit();
+    }
+    let message = push_message(&mut tt1, id);
+    let (status, _) = session(
+        &tt1,
+        "s-tt1",
+        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "unit"}]}),
+        vec![DocMessage::new(id, message)],
+    )
+    .await;
+    assert_eq!(status["items"][0]["accepted"], 3, "{status}");
+
+    tt2.local(id, "Đồn Biên phòng TT");
+    let mut state = State::new();
+    presume_shared(&mut state, WHOLE_FROM);
+    let message = tt2
+        .docs
+        .get_mut(id)
+        .unwrap()
+        .sync()
+        .generate_sync_message(&mut state)
+        .unwrap();
+    let (status, replies) = session(
+        &tt2,
+        "s-tt2",
+        serde_json::json!({}),
+        vec![DocMessage::new(id, message.encode())],
+    )
+    .await;
+    assert_eq!(status["items"][0]["accepted"], 1, "{status}");
+    let reply = Message::decode(&replies.items[0].message).unwrap();
+    // Automerge would send a whole save (three of four changes are a third of the document);
+    // the relay sends the three as they are.
+    assert_eq!(reply.version, MessageVersion::V1);
+    assert_eq!(reply.changes.len(), 3);
+    let doc = tt2.docs.get_mut(id).unwrap();
+    doc.sync().receive_sync_message(&mut state, reply).unwrap();
+    let mut relay_copy = apply_offer(&first_offer(&relay.device("HQ").await, "s-hq").await);
+    assert_eq!(doc.get_heads(), relay_copy.get_heads());
+    assert_eq!(doc.get_heads().len(), 2);
 }
 
 #[tokio::test]
