@@ -20,6 +20,8 @@ use crate::measure::{cpu_secs, peak_rss};
 /// Serves a relay with its database in `dir` on `127.0.0.1:0`; prints `listening ADDR` on
 /// stdout once bound, and stops gracefully when stdin ends (the parent closed it or died).
 pub fn relay_main(dir: &Path) -> Result<()> {
+    // As `tidemark-server` does.
+    tidemark_sync_server::tune_process();
     let settings = relay_settings(dir);
     drop(Db::open(&settings.database_path()).map_err(|e| anyhow!("relay database: {e}"))?);
     let runtime = tokio::runtime::Runtime::new()?;

@@ -126,6 +126,7 @@ enum DeviceCommand {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    tidemark_sync_server::tune_process();
     tracing_subscriber::fmt()
         .with_env_filter(
             // Automerge traces every commit with its message (user and unit names): it is
