@@ -259,6 +259,31 @@ async fn every_endpoint_answers_every_role_as_the_access_rules_say() {
             "feed of {}",
             ROLES[r]
         );
+        // And what each may do with them: the owner writes, HQ above it reads, the district
+        // writes the exchange it has a write grant on.
+        let access = |id: &str| {
+            feed["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["id"] == id)
+                .map(|d| d["access"].as_str().unwrap().to_string())
+        };
+        let (patrol_access, exchange_access) = [
+            (Some("write"), Some("write")),
+            (Some("read"), Some("read")),
+            (None, None),
+            (None, Some("write")),
+        ][r];
+        assert_eq!(
+            (access("patrol:TT:1"), access("exchange:TT:DC:1")),
+            (
+                patrol_access.map(String::from),
+                exchange_access.map(String::from)
+            ),
+            "feed access of {}",
+            ROLES[r]
+        );
         let receipts: serde_json::Value = c
             .req(M::POST, "/v1/receipts")
             .json(&json!({"ids": ["patrol:TT:1"]}))

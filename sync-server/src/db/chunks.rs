@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::attachments::replace_refs;
-use super::docs::{insert_document, NewDocument};
+use super::docs::{insert_document, Access, NewDocument};
 use super::{audit, now, Db};
 use crate::error::AppError;
 
@@ -64,6 +64,10 @@ pub struct FeedEntry {
     pub doc_id: String,
     /// Its heads (hex) after that change.
     pub heads: Vec<String>,
+    /// Its owner unit (`None`: a feed row of a document the relay does not know).
+    pub owner: Option<String>,
+    /// What the unit the feed was read for is granted on it ([`Access::None`]: no grant).
+    pub granted: Access,
 }
 
 /// A device's persisted sync state for a document: what the relay knows it has.
@@ -194,12 +198,23 @@ impl Db {
         Ok(version)
     }
 
-    /// Feed rows after `since`, oldest first, at most `limit`.
-    pub fn feed_after(&self, since: i64, limit: usize) -> Result<Vec<FeedEntry>, AppError> {
+    /// Feed rows after `since`, oldest first, at most `limit`, each with its document's owner
+    /// and what `unit` is granted on it: one query for a page, where reading each document's
+    /// owner and grants apart cost a dozen statements a row (a sixth of the relay's CPU in the
+    /// first wave of S5, where each of 200 devices read its province's new patrols).
+    pub fn feed_after(
+        &self,
+        since: i64,
+        limit: usize,
+        unit: &str,
+    ) -> Result<Vec<FeedEntry>, AppError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, doc_id, heads FROM feed WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT f.seq, f.doc_id, f.heads, d.owner_unit, g.access FROM feed f
+             LEFT JOIN documents d ON d.id = f.doc_id
+             LEFT JOIN grants g ON g.doc_id = f.doc_id AND g.unit = ?3
+             WHERE f.seq > ?1 ORDER BY f.seq LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![since, limit as i64], |r| {
+        let rows = stmt.query_map(params![since, limit as i64, unit], |r| {
             let heads: String = r.get(2)?;
             Ok(FeedEntry {
                 seq: r.get(0)?,
@@ -209,6 +224,10 @@ impl Db {
                     .filter(|h| !h.is_empty())
                     .map(str::to_string)
                     .collect(),
+                owner: r.get(3)?,
+                granted: r
+                    .get::<_, Option<String>>(4)?
+                    .map_or(Access::None, |a| Access::parse(&a)),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -20,7 +20,7 @@ pub enum Access {
 }
 
 impl Access {
-    fn parse(s: &str) -> Access {
+    pub(super) fn parse(s: &str) -> Access {
         match s {
             "write" => Access::Write,
             "read" => Access::Read,
