@@ -183,6 +183,30 @@ async fn paced(ctx: &Ctx, n: usize, per: usize) -> Result<(usize, usize, f64, f6
     ))
 }
 
+/// The first `n` requests of a load (one per device when they all start at once).
+struct Wave {
+    requests: usize,
+    /// From the first request's first byte to the last one's.
+    arrival_ms: f64,
+    /// From the first request's first byte to the last answer's last.
+    drained_ms: f64,
+}
+
+/// The first wave of `recorded`: its first `n` exchanges by start; `None` if there are none.
+fn first_wave(recorded: &[tidemark_testkit::faultproxy::Exchange], n: usize) -> Option<Wave> {
+    let mut by_start: Vec<_> = recorded.iter().collect();
+    by_start.sort_by_key(|x| x.started);
+    let wave = &by_start[..n.min(by_start.len())];
+    let first = wave.first()?.started;
+    let last = wave.last()?.started;
+    let done = wave.iter().map(|x| x.started + x.took).max()?;
+    Some(Wave {
+        requests: wave.len(),
+        arrival_ms: ms(last.saturating_duration_since(first)),
+        drained_ms: ms(done.saturating_duration_since(first)),
+    })
+}
+
 /// S5.
 pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     let n = ctx.sizes.devices;
@@ -242,6 +266,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let recorded = wire.proxy().take_exchanges();
     let exchanges: Vec<f64> = recorded.iter().map(|x| ms(x.took)).collect();
+    let wave = first_wave(&recorded, n);
     let relay_peak = peak_rss(relay_pid);
     let relay_now = proc_status_kb(relay_pid, "VmRSS");
 
@@ -356,6 +381,15 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         ));
     }
+    if let Some(w) = &wave {
+        out.metric("first_wave_arrival_ms", w.arrival_ms);
+        out.metric("first_wave_drained_ms", w.drained_ms);
+        out.notes.push(format!(
+            "The first wave: the first {} requests arrived within {:.0} ms of each other, and \
+             the last of them was answered {:.0} ms after the first arrived.",
+            w.requests, w.arrival_ms, w.drained_ms
+        ));
+    }
     out.notes.push(match &split_note {
         Some(how) => format!(
             "CPUs split for the load ({how}), so that the simulated devices, which stand for \
@@ -437,4 +471,42 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         out.metric(k, v);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tidemark_testkit::faultproxy::Exchange;
+
+    fn exchange(t0: Instant, start_ms: u64, took_ms: u64) -> Exchange {
+        Exchange {
+            request: "POST /v1/session".into(),
+            up: 1,
+            down: 1,
+            started: t0 + Duration::from_millis(start_ms),
+            took: Duration::from_millis(took_ms),
+        }
+    }
+
+    #[test]
+    fn the_first_wave_is_the_first_requests_by_start_and_ends_with_their_last_answer() {
+        let t0 = Instant::now();
+        // Recorded in the order they ended, not started; the fourth is the second wave.
+        let recorded = vec![
+            exchange(t0, 30, 10),
+            exchange(t0, 0, 500),
+            exchange(t0, 20, 100),
+            exchange(t0, 900, 5),
+        ];
+        let w = first_wave(&recorded, 3).unwrap();
+        assert_eq!(w.requests, 3);
+        assert!((w.arrival_ms - 30.0).abs() < 1e-6);
+        assert!(
+            (w.drained_ms - 500.0).abs() < 1e-6,
+            "the slowest, not the last to start"
+        );
+        assert_eq!(first_wave(&recorded, 10).unwrap().requests, 4);
+        assert!(first_wave(&[], 3).is_none());
+    }
 }

@@ -327,6 +327,8 @@ pub struct Exchange {
     pub up: u64,
     /// Response bytes (headers and body).
     pub down: u64,
+    /// When the request's first byte came.
+    pub started: Instant,
     /// From the request's first byte to the response's last.
     pub took: Duration,
 }
@@ -392,6 +394,7 @@ impl ExchangeClock {
                 request: std::mem::take(&mut self.request),
                 up: self.up,
                 down: self.down,
+                started: s,
                 took: a.saturating_duration_since(s),
             }),
             _ => None,
