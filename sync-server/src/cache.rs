@@ -145,14 +145,19 @@ impl DocCache {
         self.offer_bytes += cost;
         self.offer_order.push_back((offer.made, id.to_string()));
         self.offers.insert(id.to_string(), offer);
-        while self.offer_bytes > self.budget / 10 {
-            let Some((made, oldest)) = self.offer_order.pop_front() else {
-                break;
-            };
-            if self.offers.get(&oldest).is_some_and(|o| o.made <= made) {
-                self.drop_offer(&oldest);
-            }
+        while self.offer_bytes > self.budget / 10 && self.pop_oldest_offer() {}
+    }
+
+    /// Drops the offer listed first in `offer_order`, unless it was made again since (then only
+    /// its old listing goes); `false` when none is listed.
+    fn pop_oldest_offer(&mut self) -> bool {
+        let Some((made, id)) = self.offer_order.pop_front() else {
+            return false;
+        };
+        if self.offers.get(&id).is_some_and(|o| o.made <= made) {
+            self.drop_offer(&id);
         }
+        true
     }
 
     fn drop_offer(&mut self, id: &str) {
@@ -219,15 +224,12 @@ impl DocCache {
                 }
             }
         }
-        while let Some((made, id)) = self.offer_order.front() {
-            if now.saturating_duration_since(*made) < self.idle {
-                break;
-            }
-            if self.offers.get(id).is_some_and(|o| o.made <= *made) {
-                let id = id.clone();
-                self.drop_offer(&id);
-            }
-            self.offer_order.pop_front();
+        while self
+            .offer_order
+            .front()
+            .is_some_and(|(made, _)| now.saturating_duration_since(*made) >= self.idle)
+        {
+            self.pop_oldest_offer();
         }
         let evicted = before - self.entries.len();
         if evicted > 0 {

@@ -228,8 +228,8 @@ pub(crate) fn offer(
     // same message as every other such device: made once per stored version, then reused.
     let first = state == State::new();
     let now = std::time::Instant::now();
+    let version = db.doc_version(doc_id)?;
     if first {
-        let version = db.doc_version(doc_id)?;
         if let Some(kept) = memory.docs.first_offer(doc_id, version, read_only) {
             let (message, state) = (kept.message.clone(), kept.state.clone());
             let signatures = signatures_to_send(db, &kept.sent)?;
@@ -237,8 +237,8 @@ pub(crate) fn offer(
             return Ok(Some((message, signatures)));
         }
     }
-    let taken = take_doc(db, memory.docs, doc_id)?;
-    let (mut doc, stored, version) = (taken.doc, taken.stored, taken.version);
+    let taken = take_doc_at(db, memory.docs, doc_id, version)?;
+    let (mut doc, stored) = (taken.doc, taken.stored);
     let mut heads = doc.get_heads();
     heads.sort();
     let mut shared = state.shared_heads.clone();
@@ -459,7 +459,16 @@ pub(crate) struct Taken {
 
 /// Takes a document out of the cache if it is still at its stored version, else loads it.
 pub(crate) fn take_doc(db: &Db, cache: &mut DocCache, doc_id: &str) -> Result<Taken, ItemError> {
-    let version = db.doc_version(doc_id)?;
+    take_doc_at(db, cache, doc_id, db.doc_version(doc_id)?)
+}
+
+/// [`take_doc`] for a caller that has just read the stored `version`.
+fn take_doc_at(
+    db: &Db,
+    cache: &mut DocCache,
+    doc_id: &str,
+    version: i64,
+) -> Result<Taken, ItemError> {
     if let Some((doc, stored)) = cache.take(doc_id, version) {
         return Ok(Taken {
             doc,

@@ -185,21 +185,35 @@ impl Db {
     /// every ancestor of the owner reads (HQ reads its stations' records but writes them only
     /// with a grant, so authorship of a station's record stays with the station).
     pub fn access(&self, unit: &str, meta: &DocMeta) -> Result<Access, AppError> {
-        if unit == meta.owner {
-            return Ok(Access::Write);
-        }
         let granted = meta
             .grants
             .iter()
             .find(|g| g.unit == unit)
             .map_or(Access::None, |g| g.access);
-        let inherited = if self.unit_chain(&meta.owner)?.iter().any(|u| u == unit) {
-            Access::Read
-        } else {
-            Access::None
-        };
-        Ok(granted.max(inherited))
+        access_rule(unit, &meta.owner, granted, || {
+            Ok(self.unit_chain(&meta.owner)?.iter().any(|u| u == unit))
+        })
     }
+}
+
+/// The access rule of [`Db::access`], given the document's `owner` and what `unit` is
+/// `granted` on it; `is_ancestor` (whether `unit` is above the owner) is asked only when the
+/// answer depends on it, so that a caller reading many documents can remember it by owner.
+pub(crate) fn access_rule(
+    unit: &str,
+    owner: &str,
+    granted: Access,
+    is_ancestor: impl FnOnce() -> Result<bool, AppError>,
+) -> Result<Access, AppError> {
+    if unit == owner {
+        return Ok(Access::Write);
+    }
+    let inherited = if is_ancestor()? {
+        Access::Read
+    } else {
+        Access::None
+    };
+    Ok(granted.max(inherited))
 }
 
 /// Inserts a checked document with its grants, an empty-heads feed row and an audit row;

@@ -19,6 +19,7 @@ use crate::error::AppError;
 
 pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
+pub(crate) use docs::access_rule;
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment, HeldChange};
 pub use schema::CURRENT as SCHEMA_VERSION;

@@ -10,7 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::{body, AppState, Authed};
-use crate::db::{Access, Grant, NewDocument};
+use crate::db::{access_rule, Access, Grant, NewDocument};
 use crate::error::AppError;
 
 /// `GET /v1/health`: no authentication.
@@ -255,25 +255,16 @@ pub(super) fn feed_page(
     let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();
     let mut at: HashMap<String, i64> = HashMap::new();
     for row in rows {
-        // As `Db::access`: the owner writes, a grant gives what it says, ancestors read.
         let a = match &row.owner {
             None => Access::None,
-            Some(owner) if *owner == device.unit => Access::Write,
-            Some(owner) => {
-                let inherited = match below.get(owner) {
-                    Some(b) => *b,
-                    None => {
-                        let b = db.unit_chain(owner)?.contains(&device.unit);
-                        below.insert(owner.clone(), b);
-                        b
-                    }
-                };
-                row.granted.max(if inherited {
-                    Access::Read
-                } else {
-                    Access::None
-                })
-            }
+            Some(owner) => access_rule(&device.unit, owner, row.granted, || {
+                if let Some(b) = below.get(owner) {
+                    return Ok(*b);
+                }
+                let b = db.unit_chain(owner)?.contains(&device.unit);
+                below.insert(owner.clone(), b);
+                Ok(b)
+            })?,
         };
         if a == Access::None {
             continue;
