@@ -39,17 +39,15 @@ fn shots() -> PathBuf {
 
 async fn sync_app(s: &Session) {
     // The sync bar's details hold "sync now"; the engine also syncs after every local save.
-    let toggle = s.find("[data-testid=sync-toggle]").await;
     if s.find_within("[data-testid=sync-now]", Duration::from_millis(300))
         .await
         .is_none()
     {
-        s.click(&toggle).await;
+        s.click_on("[data-testid=sync-toggle]").await;
     }
-    let now = s.find("[data-testid=sync-now]").await;
-    s.click(&now).await;
+    s.click_on("[data-testid=sync-now]").await;
     // Close the details again so they do not cover the screen.
-    s.click(&s.find("[data-testid=sync-toggle]").await).await;
+    s.click_on("[data-testid=sync-toggle]").await;
 }
 
 /// Waits until the app's store has nothing pending and a sync finished after `since` (read
@@ -142,8 +140,7 @@ async fn the_app_end_to_end_in_a_real_window() {
         .await;
     s.screenshot(&shots.join("01-first-run.png")).await;
     let t0 = now();
-    s.click(&s.find("[data-testid=firstrun-enroll]").await)
-        .await;
+    s.click_on("[data-testid=firstrun-enroll]").await;
     s.find("[data-testid=nav-patrols]").await;
     wait_synced(&app_dir, t0).await;
     assert!(
@@ -153,7 +150,7 @@ async fn the_app_end_to_end_in_a_real_window() {
 
     // A patrol recorded (the relay does not matter: saving is local), found without diacritics.
     s.go("#/patrols").await;
-    s.click(&s.find("[data-testid=patrol-new]").await).await;
+    s.click_on("[data-testid=patrol-new]").await;
     s.fill(&s.find("[data-testid=patrol-station-code]").await, "TT")
         .await;
     s.fill(
@@ -184,7 +181,7 @@ async fn the_app_end_to_end_in_a_real_window() {
     )
     .await;
     s.screenshot(&shots.join("02-patrol-form.png")).await;
-    s.click(&s.find("[data-testid=patrol-save]").await).await;
+    s.click_on("[data-testid=patrol-save]").await;
     // Saved: the app shows the new record's page.
     s.find("[data-testid=record-page]").await;
     s.go("#/patrols").await;
@@ -227,8 +224,7 @@ async fn the_app_end_to_end_in_a_real_window() {
         .await;
 
     // Its history: every change was signed by this device and verifies.
-    let tab = s.find("[data-testid=tab-history]").await;
-    s.click(&tab).await;
+    s.click_on("[data-testid=tab-history]").await;
     s.find("[data-testid=history-row]").await;
     let badges = s.find_all("[data-testid=history-signature]").await;
     assert!(!badges.is_empty(), "the history shows signatures");
@@ -236,7 +232,7 @@ async fn the_app_end_to_end_in_a_real_window() {
         assert_eq!(s.text(b).await, "✓ Đã xác minh");
     }
     s.screenshot(&shots.join("18-history-signed.png")).await;
-    s.click(&s.find("[data-testid=tab-fields]").await).await;
+    s.click_on("[data-testid=tab-fields]").await;
 
     attachments_step(&s, &p, &app_dir, &exports, &shots, &id, dir.path()).await;
 
@@ -294,9 +290,9 @@ async fn the_app_end_to_end_in_a_real_window() {
     sync_app(&s).await;
     wait_synced(&app_dir, t0).await;
     s.go("#/conflicts").await;
-    let choose = s.find("[data-testid=conflict-choose]").await;
+    s.find("[data-testid=conflict-choose]").await;
     s.screenshot(&shots.join("06-conflicts.png")).await;
-    s.click(&choose).await;
+    s.click_on("[data-testid=conflict-choose]").await;
     s.find("[data-testid=conflicts-empty]").await;
     let t0 = now();
     sync_app(&s).await;
@@ -327,7 +323,7 @@ async fn the_app_end_to_end_in_a_real_window() {
         .await;
     s.fill(&s.find("[data-testid=report-to]").await, "31/12/2025")
         .await;
-    s.click(&s.find("[data-testid=report-run]").await).await;
+    s.click_on("[data-testid=report-run]").await;
     s.find("[data-testid=report-table-patrols]").await;
     let patrols_here = app_store(&app_dir)
         .store()
@@ -353,10 +349,8 @@ async fn the_app_end_to_end_in_a_real_window() {
         "the figure lists exactly the records it counts"
     );
     s.screenshot(&shots.join("12-report-sources.png")).await;
-    s.click(&s.find("[data-testid=report-sources-close]").await)
-        .await;
-    s.click(&s.find("[data-testid=report-export-html]").await)
-        .await;
+    s.click_on("[data-testid=report-sources-close]").await;
+    s.click_on("[data-testid=report-export-html]").await;
     let saved = s
         .wait_text(
             "[data-testid=report-exported]",
@@ -373,12 +367,12 @@ async fn the_app_end_to_end_in_a_real_window() {
 
     lock_step(&s, &shots, &id).await;
 
-    s.click(&s.find("[data-testid=lang-switch]").await).await;
+    s.click_on("[data-testid=lang-switch]").await;
     s.go("#/patrols").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     s.screenshot(&shots.join("10-patrols-english.png")).await;
     // Back to Vietnamese for the next start.
-    s.click(&s.find("[data-testid=lang-switch]").await).await;
+    s.click_on("[data-testid=lang-switch]").await;
     s.find("[data-testid=lang-switch][data-lang=vi]").await;
 
     s.quit().await;
@@ -413,7 +407,7 @@ async fn focused(s: &Session) -> String {
 async fn unlock_with(s: &Session, pass: &str) {
     let input = s.find("[data-testid=unlock-passphrase]").await;
     s.fill(&input, pass).await;
-    s.click(&s.find("[data-testid=unlock-submit]").await).await;
+    s.click_on("[data-testid=unlock-submit]").await;
 }
 
 /// Locked from the header: the unlock screen and nothing else; a wrong passphrase refused in
@@ -421,7 +415,7 @@ async fn unlock_with(s: &Session, pass: &str) {
 async fn lock_step(s: &Session, shots: &std::path::Path, id: &str) {
     s.go(&format!("#/record/{id}")).await;
     s.find("[data-testid=record-page]").await;
-    s.click(&s.find("[data-testid=lock-button]").await).await;
+    s.click_on("[data-testid=lock-button]").await;
     s.find("[data-testid=unlock-screen]").await;
     let text = page_text(s).await;
     for secret in [
@@ -678,7 +672,7 @@ async fn attachments_step(
 
     // Preview in the app, then a copy into the export folder, then the system's application.
     let mine = format!("[data-testid=att-card][data-hash='{hash}']");
-    s.click(&s.find(&format!("{mine} [data-testid=att-preview]")).await)
+    s.click_on(&format!("{mine} [data-testid=att-preview]"))
         .await;
     let img = s.find("[data-testid=att-dialog-img][data-full=true]").await;
     assert!(s
@@ -687,10 +681,8 @@ async fn attachments_step(
         .is_some_and(|u| u.starts_with("data:image/png;base64,")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.screenshot(&shots.join("14-attachment-preview.png")).await;
-    s.click(&s.find("[data-testid=att-dialog-close]").await)
-        .await;
-    s.click(&s.find(&format!("{mine} [data-testid=att-save]")).await)
-        .await;
+    s.click_on("[data-testid=att-dialog-close]").await;
+    s.click_on(&format!("{mine} [data-testid=att-save]")).await;
     s.wait_text("[data-testid=att-message]", Duration::from_secs(15), |t| {
         t.contains("ảnh tàu cá.png")
     })
@@ -699,8 +691,7 @@ async fn attachments_step(
         std::fs::read(exports.join("ảnh tàu cá.png")).expect("saved copy"),
         photo_bytes
     );
-    s.click(&s.find(&format!("{mine} [data-testid=att-open]")).await)
-        .await;
+    s.click_on(&format!("{mine} [data-testid=att-open]")).await;
     s.wait_text("[data-testid=att-message]", Duration::from_secs(15), |t| {
         t.starts_with("Đã mở")
     })

@@ -164,14 +164,47 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Clicks.
+    /// Clicks `el`, or errs with the driver's error and message (a stale element, one
+    /// covered by another, one not yet interactable).
+    async fn try_click(&self, el: &El) -> Result<(), String> {
+        let v = self
+            .req(
+                reqwest::Method::POST,
+                &format!("/element/{}/click", el.0),
+                Some(json!({})),
+            )
+            .await;
+        match v.get("error") {
+            Some(e) => Err(format!("{e}: {}", v["message"])),
+            None => Ok(()),
+        }
+    }
+
+    /// Clicks `el`; panics if the driver refuses, so a lost click fails here and not at a
+    /// later, puzzling wait.
     pub async fn click(&self, el: &El) {
-        self.req(
-            reqwest::Method::POST,
-            &format!("/element/{}/click", el.0),
-            Some(json!({})),
-        )
-        .await;
+        if let Err(e) = self.try_click(el).await {
+            panic!("webdriver: click refused: {e}");
+        }
+    }
+
+    /// Finds `css` and clicks it, finding it again while the driver refuses the click (the
+    /// page may have re-rendered it, or something may still cover it), for up to 15 s.
+    pub async fn click_on(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let el = self.find(css).await;
+            match self.try_click(&el).await {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("webdriver: click on `{css}` refused for 15 s: {e}")
+                }
+                Err(e) => {
+                    eprintln!("webdriver: click on `{css}` refused, again: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
     }
 
     /// Sets a field's value as typing would end (an `input` then a `change` event), with the
