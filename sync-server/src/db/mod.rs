@@ -23,7 +23,7 @@ pub(crate) use docs::access_rule;
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment, HeldChange};
 pub use schema::CURRENT as SCHEMA_VERSION;
-pub use signatures::KeyEntry;
+pub use signatures::{KeyEntry, KeysAfter};
 
 /// How long [`Db::open`] keeps retrying when another process holds the database's locks.
 pub const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -37,6 +37,8 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 #[derive(Debug)]
 pub struct Db {
     conn: Connection,
+    /// The key log, serialized as devices read it (see [`signatures::KeyMirror`]).
+    keys: std::cell::RefCell<signatures::KeyMirror>,
 }
 
 /// One write: a savepoint, committed by [`Write::commit`] and undone when dropped without it.
@@ -141,7 +143,10 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         schema::migrate(&mut conn)?;
-        Ok(Db { conn })
+        Ok(Db {
+            conn,
+            keys: Default::default(),
+        })
     }
 
     /// Appends one row to the admin audit log.

@@ -192,11 +192,20 @@ pub(super) struct FeedPage {
     pub(super) more: bool,
     pub(super) documents: Vec<FeedDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) keys: Option<Vec<crate::db::KeyEntry>>,
+    pub(super) keys: Option<Keys>,
     /// Position in the key log of the last key registered, when the device reads the keys by
     /// position (session requests); it sends it back next time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) key_cursor: Option<i64>,
+}
+
+/// Keys in a feed page: the whole directory, or those after the device's position in the log
+/// (the same JSON array either way).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(super) enum Keys {
+    Directory(Vec<crate::db::KeyEntry>),
+    After(crate::db::KeysAfter),
 }
 
 /// How a device says which signing keys it already holds.
@@ -238,10 +247,12 @@ pub(super) fn feed_page(
     rows: usize,
 ) -> Result<FeedPage, AppError> {
     let (keys, key_cursor) = match keys_held {
-        Some(KeysHeld::Count(held)) if db.sign_key_count()? > held => (Some(db.sign_keys()?), None),
+        Some(KeysHeld::Count(held)) if db.sign_key_count()? > held => {
+            (Some(Keys::Directory(db.sign_keys()?)), None)
+        }
         Some(KeysHeld::After(after)) => {
             let (keys, last) = db.sign_keys_after(after)?;
-            ((!keys.is_empty()).then_some(keys), Some(last))
+            ((!keys.is_empty()).then_some(Keys::After(keys)), Some(last))
         }
         _ => (None, None),
     };
