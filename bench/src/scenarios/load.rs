@@ -190,7 +190,12 @@ struct Wave {
     arrival_ms: f64,
     /// From the first request's first byte to the last answer's last.
     drained_ms: f64,
+    /// The most of them that arrived within any [`DENSE_MS`].
+    densest: usize,
 }
+
+/// The window [`Wave::densest`] counts arrivals in.
+const DENSE_MS: u64 = 100;
 
 /// The first wave of `recorded`: its first `n` exchanges by start; `None` if there are none.
 fn first_wave(recorded: &[tidemark_testkit::faultproxy::Exchange], n: usize) -> Option<Wave> {
@@ -200,10 +205,20 @@ fn first_wave(recorded: &[tidemark_testkit::faultproxy::Exchange], n: usize) -> 
     let first = wave.first()?.started;
     let last = wave.last()?.started;
     let done = wave.iter().map(|x| x.started + x.took).max()?;
+    let window = Duration::from_millis(DENSE_MS);
+    let mut from = 0;
+    let mut densest = 0;
+    for (to, x) in wave.iter().enumerate() {
+        while x.started.saturating_duration_since(wave[from].started) >= window {
+            from += 1;
+        }
+        densest = densest.max(to + 1 - from);
+    }
     Some(Wave {
         requests: wave.len(),
         arrival_ms: ms(last.saturating_duration_since(first)),
         drained_ms: ms(done.saturating_duration_since(first)),
+        densest,
     })
 }
 
@@ -384,10 +399,12 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     if let Some(w) = &wave {
         out.metric("first_wave_arrival_ms", w.arrival_ms);
         out.metric("first_wave_drained_ms", w.drained_ms);
+        out.metric("first_wave_densest_100ms", w.densest as f64);
         out.notes.push(format!(
-            "The first wave: the first {} requests arrived within {:.0} ms of each other, and \
-             the last of them was answered {:.0} ms after the first arrived.",
-            w.requests, w.arrival_ms, w.drained_ms
+            "The first wave: the first {} requests arrived within {:.0} ms of each other ({} of \
+             them within {DENSE_MS} ms), and the last of them was answered {:.0} ms after the \
+             first arrived.",
+            w.requests, w.arrival_ms, w.densest, w.drained_ms
         ));
     }
     out.notes.push(match &split_note {
@@ -506,7 +523,17 @@ mod tests {
             (w.drained_ms - 500.0).abs() < 1e-6,
             "the slowest, not the last to start"
         );
-        assert_eq!(first_wave(&recorded, 10).unwrap().requests, 4);
+        assert_eq!(w.densest, 3, "all three within 100 ms");
+        let spread = first_wave(&recorded, 10).unwrap();
+        assert_eq!(spread.requests, 4);
+        assert_eq!(spread.densest, 3, "the fourth is 870 ms after the third");
+        // A window is 100 ms: starts at 0, 99 and 100 count two at most.
+        let edge = [
+            exchange(t0, 0, 1),
+            exchange(t0, 99, 1),
+            exchange(t0, 100, 1),
+        ];
+        assert_eq!(first_wave(&edge, 3).unwrap().densest, 2);
         assert!(first_wave(&[], 3).is_none());
     }
 }
