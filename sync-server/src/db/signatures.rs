@@ -25,6 +25,18 @@ pub struct KeyEntry {
     pub unit: String,
 }
 
+impl KeyEntry {
+    /// The entry in columns `at..at + 4` of `r`: actor, key (bytes), device, unit.
+    fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<KeyEntry> {
+        Ok(KeyEntry {
+            actor: r.get(at)?,
+            key: hex::encode(r.get::<_, Vec<u8>>(at + 1)?),
+            device: r.get(at + 2)?,
+            unit: r.get(at + 3)?,
+        })
+    }
+}
+
 /// Stores signatures (a signature already kept is kept once).
 pub(crate) fn put(conn: &Connection, sigs: &[(String, Vec<u8>)]) -> Result<(), AppError> {
     if sigs.is_empty() {
@@ -109,7 +121,7 @@ impl Db {
     }
 
     /// Forgets the mirror of the key log: writes it may have seen were undone.
-    pub(crate) fn forget_keys(&self) {
+    pub(super) fn forget_keys(&self) {
         *self.keys.borrow_mut() = KeyMirror::default();
     }
 
@@ -120,14 +132,7 @@ impl Db {
              JOIN devices d ON d.id = a.device_id
              WHERE a.sign_key IS NOT NULL ORDER BY a.actor_hex",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(KeyEntry {
-                actor: r.get(0)?,
-                key: hex::encode(r.get::<_, Vec<u8>>(1)?),
-                device: r.get(2)?,
-                unit: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], |r| KeyEntry::from_row(r, 0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -195,15 +200,7 @@ impl KeyMirror {
              WHERE l.seq > ?1 AND l.seq <= ?2 AND a.sign_key IS NOT NULL ORDER BY l.seq",
         )?;
         let rows = stmt.query_map([self.upto, top], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                KeyEntry {
-                    actor: r.get(1)?,
-                    key: hex::encode(r.get::<_, Vec<u8>>(2)?),
-                    device: r.get(3)?,
-                    unit: r.get(4)?,
-                },
-            ))
+            Ok((r.get::<_, i64>(0)?, KeyEntry::from_row(r, 1)?))
         })?;
         let entries = Arc::make_mut(&mut self.entries);
         for row in rows {

@@ -116,7 +116,6 @@ pub(super) fn run_items(
         // The items' writes are undone, and their versions may be written again with other
         // content: documents loaded meanwhile cannot be trusted to match a version any more.
         memory.docs.clear();
-        db.forget_keys();
     }
     ran
 }
