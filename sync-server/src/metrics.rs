@@ -1,11 +1,12 @@
 //! Counters for `/metrics` in the Prometheus text format: requests by route and status, errors
 //! by code, sync rounds and items by code, bytes in and out, documents loaded, attachment
-//! chunks received and refused, attachment bytes received and served. Counts only.
+//! chunks received and refused, attachment bytes received and served, database commits (each
+//! one sync to disk). Counts only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The relay's counters, shared by all handlers.
 #[derive(Debug, Default)]
@@ -21,6 +22,8 @@ pub struct Metrics {
     attachment_chunks_refused: AtomicU64,
     attachment_bytes_received: AtomicU64,
     attachment_bytes_served: AtomicU64,
+    /// The database's own count (see `Db::commits`).
+    db_commits: Arc<AtomicU64>,
 }
 
 /// Marks a response with its error code so the metrics layer can count it.
@@ -34,6 +37,14 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
 }
 
 impl Metrics {
+    /// Counters that report `db_commits` as the database's commits.
+    pub fn with_db_commits(db_commits: Arc<AtomicU64>) -> Metrics {
+        Metrics {
+            db_commits,
+            ..Metrics::default()
+        }
+    }
+
     /// Counts one finished request.
     pub fn request(&self, route: &str, status: u16, error: Option<&'static str>) {
         bump(&self.requests, (route.to_string(), status));
@@ -123,6 +134,7 @@ impl Metrics {
                 "tidemark_attachment_bytes_served_total",
                 &self.attachment_bytes_served,
             ),
+            ("tidemark_db_commits_total", &*self.db_commits),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));

@@ -162,6 +162,66 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
     assert!(offers.items.is_empty());
 }
 
+/// The relay's `tidemark_db_commits_total`.
+async fn db_commits(peer: &Peer) -> u64 {
+    let text = peer
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("tidemark_db_commits_total "))
+        .unwrap_or_else(|| panic!("no commit count in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_request_that_creates_and_pushes_commits_once() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let ids = ["patrol:TT:20260305:01", "patrol:TT:20260305:02"];
+    let mut items = Vec::new();
+    for id in ids {
+        tt.local(id, vietnamese_doc_text());
+        items.push(DocMessage::new(id, push_message(&mut tt, id)));
+    }
+    let before = db_commits(&tt).await;
+    let (status, _) = session(
+        &tt,
+        "s-tt-commit",
+        serde_json::json!({
+            "create": ids.map(|id| serde_json::json!({"id": id, "owner_unit": "TT", "kind": "patrol"})),
+            "feed": {"since": 0, "keys": 0},
+        }),
+        items,
+    )
+    .await;
+    for i in 0..ids.len() {
+        assert_eq!(status["created"][i]["code"], "created", "{status}");
+        assert_eq!(status["items"][i]["code"], "ok", "{status}");
+    }
+    // Two documents created and two pushed: one transaction, one sync to disk.
+    assert_eq!(db_commits(&tt).await, before + 1);
+
+    // Both are kept: a new HQ device is offered both whole.
+    let hq = relay.device("HQ").await;
+    let (status, offers) = session(
+        &hq,
+        "s-hq-commit",
+        serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status["offered"], 2, "{status}");
+    for offer in &offers.items {
+        assert_eq!(notes(&apply_offer(&offer.message)), vietnamese_doc_text());
+    }
+}
+
 /// HQ device `hq` reads the feed in a session of its own; returns the one offer it gets.
 async fn first_offer(hq: &Peer, name: &str) -> Vec<u8> {
     let (status, offers) = session(

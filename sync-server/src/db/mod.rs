@@ -11,6 +11,8 @@ mod schema;
 mod signatures;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
@@ -39,6 +41,8 @@ pub struct Db {
     conn: Connection,
     /// The key log, serialized as devices read it (see [`signatures::KeyMirror`]).
     keys: std::cell::RefCell<signatures::KeyMirror>,
+    /// Transactions committed so far (see [`Db::commits`]).
+    commits: Arc<AtomicU64>,
 }
 
 /// One write: a savepoint, committed by [`Write::commit`] and undone when dropped without it.
@@ -47,12 +51,17 @@ pub struct Db {
 pub(crate) struct Write<'a> {
     conn: &'a Connection,
     open: bool,
+    commits: &'a AtomicU64,
 }
 
 impl<'a> Write<'a> {
-    fn begin(conn: &'a Connection) -> rusqlite::Result<Write<'a>> {
+    fn begin(conn: &'a Connection, commits: &'a AtomicU64) -> rusqlite::Result<Write<'a>> {
         conn.execute_batch("SAVEPOINT write")?;
-        Ok(Write { conn, open: true })
+        Ok(Write {
+            conn,
+            open: true,
+            commits,
+        })
     }
 
     /// Keeps what was written (made durable now unless inside a batch).
@@ -61,7 +70,12 @@ impl<'a> Write<'a> {
         self.conn.execute_batch("RELEASE write").inspect_err(|_| {
             // A commit that failed (a full disk) leaves nothing half-done behind.
             undo(self.conn);
-        })
+        })?;
+        // The outermost write ends the transaction: that is a commit, and a sync to disk.
+        if self.conn.is_autocommit() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 
@@ -95,7 +109,13 @@ impl std::ops::Deref for Write<'_> {
 impl Db {
     /// Starts a write (see [`Write`]).
     pub(crate) fn write(&self) -> rusqlite::Result<Write<'_>> {
-        Write::begin(&self.conn)
+        Write::begin(&self.conn, &self.commits)
+    }
+
+    /// How many transactions the relay's writes have committed (each one sync to disk), shared
+    /// so that `/metrics` reads it without waiting for the database.
+    pub fn commits(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.commits)
     }
 
     /// Runs `f`, whose writes then commit together: one sync to disk for a request's items
@@ -103,11 +123,25 @@ impl Db {
     /// fails, none of them is kept and the caller answers with the error, so that nothing a
     /// device is told was kept is lost.
     pub fn batch<T>(&self, f: impl FnOnce() -> T) -> Result<T, AppError> {
+        self.try_batch(|| Ok(f()))
+    }
+
+    /// Like [`Db::batch`], except that when `f` fails nothing it wrote is kept: its error is
+    /// returned and the batch is undone whole.
+    pub fn try_batch<T>(&self, f: impl FnOnce() -> Result<T, AppError>) -> Result<T, AppError> {
         let outer = self.write()?;
-        let out = f();
-        // Undone: the key log may have lost entries the mirror read meanwhile.
-        outer.commit().inspect_err(|_| self.forget_keys())?;
-        Ok(out)
+        match f() {
+            // Undone either way, the key log may have lost entries the mirror read meanwhile.
+            Ok(out) => {
+                outer.commit().inspect_err(|_| self.forget_keys())?;
+                Ok(out)
+            }
+            Err(e) => {
+                drop(outer);
+                self.forget_keys();
+                Err(e)
+            }
+        }
     }
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -147,6 +181,7 @@ impl Db {
         Ok(Db {
             conn,
             keys: Default::default(),
+            commits: Arc::default(),
         })
     }
 
@@ -302,10 +337,43 @@ mod tests {
         assert_eq!(subjects(&db), vec!["Đồn Tân Thành", "Đồn Kiểng Phước"]);
         assert_eq!(committed(), 2);
 
+        assert_eq!(commits(&db), 1, "one commit for the batch");
+
         write(&db, "alone", true).expect("alone");
         assert_eq!(committed(), 3);
         write(&db, "dropped alone", false).expect("dropped");
         assert_eq!(committed(), 3);
+        assert_eq!(commits(&db), 2, "the lone write, not the dropped one");
         assert!(db.conn.is_autocommit(), "a transaction was left open");
+    }
+
+    fn commits(db: &Db) -> u64 {
+        db.commits().load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_batch_whose_work_fails_keeps_none_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("relay.sqlite3")).expect("open");
+        let failed = db.try_batch(|| -> Result<(), AppError> {
+            let w = db.write()?;
+            audit(&w, "admin", "test", "Đồn Biên phòng Tân Thành")?;
+            w.commit()?;
+            Err(AppError::Internal("the second step failed".into()))
+        });
+        assert!(matches!(failed, Err(AppError::Internal(_))), "{failed:?}");
+        assert!(db.audit_log().expect("log").is_empty(), "a write was kept");
+        assert_eq!(commits(&db), 0);
+        assert!(db.conn.is_autocommit(), "a transaction was left open");
+
+        let kept = db.try_batch(|| -> Result<u8, AppError> {
+            let w = db.write()?;
+            audit(&w, "admin", "test", "Đồn Kiểng Phước")?;
+            w.commit()?;
+            Ok(7)
+        });
+        assert_eq!(kept.expect("kept"), 7);
+        assert_eq!(db.audit_log().expect("log").len(), 1);
+        assert_eq!(commits(&db), 1);
     }
 }

@@ -62,12 +62,13 @@ impl AppState {
         let minute = Duration::from_secs(60);
         let idle = Duration::from_secs(settings.doc_idle_secs);
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
+        let metrics = Metrics::with_db_commits(db.commits());
         Ok(AppState {
             db: Arc::new(tokio::sync::Mutex::new(db)),
             failed_auth: Arc::new(RateLimit::new(settings.max_failed_auth_per_minute, minute)),
             enrolments: Arc::new(RateLimit::new(settings.max_enrolments_per_minute, minute)),
             settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(metrics),
             cache: Arc::new(Mutex::new(cache)),
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),

@@ -172,16 +172,25 @@ async fn run(
     let shared = state.clone();
     let (status, replies) = state
         .with_db(move |db| {
-            let created = if header.create.is_empty() {
-                Vec::new()
-            } else {
-                create_all(db, &device, header.create, max_doc_id)?
-            };
             let asked: HashSet<String> = env.items.iter().map(|m| m.doc_id.clone()).collect();
-            let (statuses, replies, feed, offered) =
+            let (created, statuses, replies, feed, offered) =
                 shared.with_memory(session.as_deref(), |memory| {
-                    let (statuses, mut replies) =
-                        run_items(&shared, db, memory, &device, env.items)?;
+                    // The new documents and the items' writes commit together: one sync to
+                    // disk for the request, and neither is kept without the other.
+                    let written = db.try_batch(|| {
+                        let created = if header.create.is_empty() {
+                            Vec::new()
+                        } else {
+                            create_all(db, &device, header.create, max_doc_id)?
+                        };
+                        let (statuses, replies) =
+                            run_items(&shared, db, memory, &device, env.items)?;
+                        Ok((created, statuses, replies))
+                    });
+                    let (created, statuses, mut replies) = written.inspect_err(|_| {
+                        // Undone: documents loaded meanwhile may not match a version any more.
+                        memory.docs.clear();
+                    })?;
                     let (feed, offered) = match header.feed {
                         None => (None, 0),
                         Some(ask) => {
@@ -197,7 +206,7 @@ async fn run(
                             (Some(page), offered)
                         }
                     };
-                    Ok((statuses, replies, feed, offered))
+                    Ok((created, statuses, replies, feed, offered))
                 })?;
             let receipts = if header.receipts.is_empty() {
                 Vec::new()
