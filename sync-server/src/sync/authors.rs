@@ -1,0 +1,150 @@
+//! Who may have made a change (architecture decision 8), and what happens to a revoked
+//! device's changes made after its revocation: held back for review, the rest applied.
+
+use std::collections::HashMap;
+
+use automerge::sync::State;
+use automerge::AutoCommit;
+
+use super::ItemError;
+use crate::db::{Access, Db, DocMeta};
+
+/// A change by a revoked device's actor, made after the revocation: index in the list checked,
+/// the device, and when it was revoked.
+pub(crate) struct Hold {
+    index: usize,
+    device_id: String,
+}
+
+/// Checks that every change new to the relay is made by an actor registered to a device of a
+/// unit that may write the document (`forged_author` otherwise; shared by sync items and bundle
+/// imports). A revoked device's changes made before its revocation pass; those made after it
+/// are returned to be held back for review, whoever brings them.
+pub(crate) fn check_authors(
+    db: &Db,
+    meta: &DocMeta,
+    changes: &[automerge::Change],
+) -> Result<Vec<Hold>, ItemError> {
+    let mut seen: HashMap<String, Option<(String, Option<i64>)>> = HashMap::new();
+    let mut held = Vec::new();
+    for (index, change) in changes.iter().enumerate() {
+        let actor = change.actor_id().to_hex_string();
+        let standing = match seen.get(&actor) {
+            Some(s) => s.clone(),
+            None => {
+                let s = match db.actor_standing(&actor)? {
+                    Some((unit, device, revoked)) if db.access(&unit, meta)? == Access::Write => {
+                        Some((device, revoked))
+                    }
+                    _ => None,
+                };
+                seen.insert(actor, s.clone());
+                s
+            }
+        };
+        match standing {
+            None => {
+                return Err(ItemError(
+                    "forged_author",
+                    "a change is made by an actor that may not write this document".into(),
+                ))
+            }
+            Some((device_id, Some(revoked_at))) if change.timestamp() > revoked_at => {
+                held.push(Hold { index, device_id });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(held)
+}
+
+/// Whether the peer's heads that `fork` lacks are all held changes (and there is one at least).
+pub(super) fn waits_only_on_held(
+    db: &Db,
+    doc_id: &str,
+    fork: &mut AutoCommit,
+    state: &State,
+) -> Result<bool, ItemError> {
+    let missing: Vec<String> = state
+        .their_heads
+        .iter()
+        .flatten()
+        .filter(|h| fork.get_change_meta_by_hash(h).is_none())
+        .map(|h| h.to_string())
+        .collect();
+    Ok(!missing.is_empty() && db.all_held(doc_id, &missing)?)
+}
+
+/// Where held changes came from.
+pub(crate) struct Via<'a> {
+    pub(crate) doc_id: &'a str,
+    /// `sync` or `bundle`.
+    pub(crate) how: &'static str,
+    pub(crate) device: Option<&'a str>,
+}
+
+/// A fork of `doc` with the new changes except the held ones and whatever depends on them,
+/// and how many it took; those set aside are recorded for review. `changes` are the changes new to `doc` that were checked
+/// (in causal order, as `get_changes` gives them), `held` what [`check_authors`] held.
+pub(crate) fn set_aside(
+    db: &Db,
+    doc: &mut AutoCommit,
+    changes: &[automerge::Change],
+    held: &[Hold],
+    via: &Via<'_>,
+) -> Result<(AutoCommit, usize), ItemError> {
+    let held_at: HashMap<automerge::ChangeHash, &Hold> =
+        held.iter().map(|h| (changes[h.index].hash(), h)).collect();
+    // `changes` come in causal order, so one pass finds everything built on a held change.
+    let mut aside: std::collections::HashSet<automerge::ChangeHash> =
+        held_at.keys().copied().collect();
+    for c in changes {
+        if c.deps().iter().any(|d| aside.contains(d)) {
+            aside.insert(c.hash());
+        }
+    }
+    let now = crate::db::now();
+    let rows: Vec<(crate::db::HeldChange, Vec<u8>)> = changes
+        .iter()
+        .filter(|c| aside.contains(&c.hash()))
+        .map(|c| {
+            let hold = held_at.get(&c.hash());
+            (
+                crate::db::HeldChange {
+                    hash: c.hash().to_string(),
+                    doc_id: via.doc_id.to_string(),
+                    actor_hex: c.actor_id().to_hex_string(),
+                    device_id: hold.map(|h| h.device_id.clone()),
+                    made_at: c.timestamp(),
+                    reason: if hold.is_some() {
+                        "after_revocation"
+                    } else {
+                        "depends_on_held"
+                    }
+                    .into(),
+                    via: via.how.into(),
+                    via_device: via.device.map(String::from),
+                    held_at: now,
+                    size: c.raw_bytes().len() as i64,
+                },
+                c.raw_bytes().to_vec(),
+            )
+        })
+        .collect();
+    db.hold_changes(&rows)?;
+    tracing::warn!(
+        doc = via.doc_id,
+        held = rows.len(),
+        via = via.how,
+        "changes held for review (a revoked device's, made after its revocation)"
+    );
+    let mut fork = doc.fork();
+    fork.apply_changes(
+        changes
+            .iter()
+            .filter(|c| !aside.contains(&c.hash()))
+            .cloned(),
+    )
+    .map_err(|e| ItemError("bad_message", format!("cannot apply the changes: {e}")))?;
+    Ok((fork, changes.len() - aside.len()))
+}
