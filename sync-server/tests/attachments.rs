@@ -8,7 +8,7 @@ mod common;
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ReadDoc, ROOT};
-use common::{error_code, province, vietnamese_doc_text, Peer, Relay};
+use common::{error_code, metric, province, vietnamese_doc_text, Peer, Relay};
 use serde_json::{json, Value};
 use tidemark_sync_protocol::attachment::{sha256_hex, Manifest, CHUNK_SIZE};
 use tidemark_sync_protocol::encode_bundle;
@@ -142,20 +142,6 @@ fn header(resp: &reqwest::Response, name: &str) -> String {
         .get(name)
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
-}
-
-async fn metric(relay: &Relay, name: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", relay.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test]

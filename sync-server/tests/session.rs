@@ -10,7 +10,7 @@ mod common;
 use automerge::sync::{Message, MessageVersion, State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ReadDoc, TextEncoding, ROOT};
-use common::{error_code, province, vietnamese_doc_text, Peer};
+use common::{error_code, metric, province, vietnamese_doc_text, Peer};
 use tidemark_sync_protocol::presume::{presume_shared, WHOLE_FROM};
 use tidemark_sync_protocol::{
     decode_response, encode_session, DocMessage, Envelope, Limits, SESSION_MAGIC,
@@ -162,23 +162,6 @@ async fn a_station_pushes_in_one_request_and_hq_pulls_in_one_with_its_receipt_in
     assert!(offers.items.is_empty());
 }
 
-/// The relay's `tidemark_db_commits_total`.
-async fn db_commits(peer: &Peer) -> u64 {
-    let text = peer
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("tidemark_db_commits_total "))
-        .unwrap_or_else(|| panic!("no commit count in\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_request_that_creates_and_pushes_commits_once() {
     let relay = province().await;
@@ -189,7 +172,7 @@ async fn a_request_that_creates_and_pushes_commits_once() {
         tt.local(id, vietnamese_doc_text());
         items.push(DocMessage::new(id, push_message(&mut tt, id)));
     }
-    let before = db_commits(&tt).await;
+    let before = metric(&relay, "tidemark_db_commits_total").await;
     let (status, _) = session(
         &tt,
         "s-tt-commit",
@@ -205,7 +188,10 @@ async fn a_request_that_creates_and_pushes_commits_once() {
         assert_eq!(status["items"][i]["code"], "ok", "{status}");
     }
     // Two documents created and two pushed: one transaction, one sync to disk.
-    assert_eq!(db_commits(&tt).await, before + 1);
+    assert_eq!(
+        metric(&relay, "tidemark_db_commits_total").await,
+        before + 1
+    );
 
     // Both are kept: a new HQ device is offered both whole.
     let hq = relay.device("HQ").await;

@@ -408,6 +408,21 @@ pub async fn error_code(resp: reqwest::Response) -> String {
 }
 
 /// A relay with HQ above two stations, and a district committee under HQ.
+/// Counter `name` of the relay's `/metrics`; panics when it is not there.
+pub async fn metric(relay: &Relay, name: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", relay.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 pub async fn province() -> Relay {
     let relay = Relay::start().await;
     relay.add_unit("HQ", None);
