@@ -40,19 +40,7 @@ fn call(
     cmd: &str,
     args: Value,
 ) -> Result<Value, Value> {
-    get_ipc_response(
-        w,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("url"),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|b| b.deserialize::<Value>().expect("json body"))
+    call_raw(w, cmd, InvokeBody::Json(args), &[])
 }
 
 /// A command whose body is raw bytes, with headers (`attach_file`).

@@ -130,8 +130,8 @@ impl Db {
     /// returned and the batch is undone whole.
     pub fn try_batch<T>(&self, f: impl FnOnce() -> Result<T, AppError>) -> Result<T, AppError> {
         let outer = self.write()?;
+        // Whichever way the batch is undone, the key log may lose entries the mirror read.
         match f() {
-            // Undone either way, the key log may have lost entries the mirror read meanwhile.
             Ok(out) => {
                 outer.commit().inspect_err(|_| self.forget_keys())?;
                 Ok(out)

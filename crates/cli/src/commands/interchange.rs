@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tidemark_client::{Client, ClientError, ExportFormat, ImportProgress};
 use tidemark_domain::Lang;
 
+use super::parse_kind;
 use crate::args::Format;
 use crate::output::{self, t};
 use crate::Failure;
@@ -109,11 +110,7 @@ pub(super) fn export(
     lang: Lang,
 ) -> Result<(), Failure> {
     let fail = |e: ClientError| Failure::from_client(e, lang);
-    let kind = kind
-        .as_deref()
-        .map(Client::parse_kind)
-        .transpose()
-        .map_err(fail)?;
+    let kind = parse_kind(kind.as_deref(), lang)?;
     let format = match format {
         Format::Jsonl => ExportFormat::Jsonl,
         Format::Csv => ExportFormat::Csv,

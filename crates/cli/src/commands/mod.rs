@@ -183,3 +183,13 @@ fn doc(c: &mut Client, action: DocAction, lang: Lang) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// The `--kind` a command was given, checked; `None` when none was.
+fn parse_kind(
+    kind: Option<&str>,
+    lang: Lang,
+) -> Result<Option<tidemark_domain::records::RecordKind>, Failure> {
+    kind.map(Client::parse_kind)
+        .transpose()
+        .map_err(|e| Failure::from_client(e, lang))
+}

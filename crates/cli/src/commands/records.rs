@@ -4,35 +4,24 @@ use tidemark_client::{Client, ClientError};
 use tidemark_domain::Lang;
 use tidemark_store::ListFilter;
 
+use super::parse_kind;
 use crate::output::{self, t};
 use crate::Failure;
 
 /// `list`: the records that match, a page at a time.
 pub(super) fn list(c: &Client, ask: ListAsk, json: bool, lang: Lang) -> Result<(), Failure> {
     let fail = |e: ClientError| Failure::from_client(e, lang);
-    let ListAsk {
-        kind,
-        unit,
-        from,
-        to,
-        limit,
-        offset,
-    } = ask;
-    let unit = match unit {
+    let unit = match ask.unit {
         Some(u) => Some(c.unit_name(&u).map_err(fail)?.unwrap_or(u)),
         None => None,
     };
     let filter = ListFilter {
-        kind: kind
-            .as_deref()
-            .map(Client::parse_kind)
-            .transpose()
-            .map_err(fail)?,
+        kind: parse_kind(ask.kind.as_deref(), lang)?,
         unit,
-        from: check_date(from, lang)?,
-        to: check_date(to, lang)?,
-        limit,
-        offset,
+        from: check_date(ask.from, lang)?,
+        to: check_date(ask.to, lang)?,
+        limit: ask.limit,
+        offset: ask.offset,
     };
     let (rows, total) = c.store().list(&filter).map_err(|e| fail(e.into()))?;
     if json {
@@ -103,11 +92,7 @@ pub(super) fn search(
     lang: Lang,
 ) -> Result<(), Failure> {
     let fail = |e: ClientError| Failure::from_client(e, lang);
-    let kind = kind
-        .as_deref()
-        .map(Client::parse_kind)
-        .transpose()
-        .map_err(fail)?;
+    let kind = parse_kind(kind.as_deref(), lang)?;
     let hits = c
         .store()
         .search(text, kind, limit)
