@@ -16,7 +16,9 @@ use crate::cache::DocCache;
 use crate::db::{now, Access, Db, Device, DocMeta, ImportWrite, NewDocument};
 use crate::error::AppError;
 use crate::references::references;
-use crate::sync::{check_authors, chunk_for, hex_heads, set_aside, take_doc, ItemError, Via};
+use crate::sync::{
+    check_authors, chunk_for, hex_heads, new_changes, set_aside, take_doc, ItemError, Via,
+};
 
 /// Who imports a bundle.
 #[derive(Debug, Clone, Copy)]
@@ -237,24 +239,25 @@ fn apply(
         )
     })?;
     check_heads(&mut fork, &bundle_doc.meta.heads)?;
-    let new_changes = fork.get_changes(&before);
+    let new = new_changes(&mut fork, &before);
     // As for a sync message: a reader carrying changes is refused first, then every new
     // change must have a legitimate author.
-    if access < Access::Write && !new_changes.is_empty() {
+    if access < Access::Write && !new.is_empty() {
         let detail = "this unit may not write this document";
         return Err(ItemError("forbidden", detail.into()));
     }
-    let mut accepted = new_changes.len();
-    let held = check_authors(db, meta, &new_changes)?;
+    let mut accepted = new.len();
+    let held = check_authors(db, meta, &new)?;
     let incoming = tidemark_sync_protocol::signature::from_hex_map(&bundle_doc.meta.signatures);
-    let signatures = crate::signing::check_signatures(db, &mut fork, &new_changes, &incoming)?;
+    let signatures = crate::signing::check_signatures(db, &mut fork, &new, &incoming)?;
     if !held.is_empty() {
         let via = Via {
             doc_id: id,
             how: "bundle",
             device: importer.device(),
         };
-        (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
+        let changes = fork.get_changes(&before);
+        (fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
     }
     let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));

@@ -12,14 +12,14 @@
 
 use std::collections::HashMap;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, ChangeHash};
 use tidemark_sync_protocol::signature::{
     first_valid, judge, ChangeSignature, HASH_LEN, SIGNATURE_LEN,
 };
 use tidemark_sync_protocol::Verdict;
 
 use crate::db::Db;
-use crate::sync::ItemError;
+use crate::sync::{ItemError, NewChange};
 
 /// Signatures to store once the item commits: (hex change hash, signature bytes).
 pub(crate) type ToStore = Vec<(String, Vec<u8>)>;
@@ -29,28 +29,28 @@ pub(crate) type ToStore = Vec<(String, Vec<u8>)>;
 pub(crate) fn check_signatures(
     db: &Db,
     fork: &mut AutoCommit,
-    new_changes: &[Change],
+    new_changes: &[NewChange],
     incoming: &[ChangeSignature],
 ) -> Result<ToStore, ItemError> {
     let mut by_hash: HashMap<[u8; HASH_LEN], Vec<ChangeSignature>> = HashMap::new();
     for sig in incoming {
         by_hash.entry(sig.hash).or_default().push(*sig);
     }
-    let hexes: Vec<String> = new_changes.iter().map(|c| c.hash().to_string()).collect();
+    let hexes: Vec<String> = new_changes.iter().map(|c| c.hash.to_string()).collect();
     let stored = db.signatures_for(&hexes)?;
     let mut keys: HashMap<Vec<u8>, Option<Vec<u8>>> = HashMap::new();
     let mut keep: ToStore = Vec::new();
     for (change, hex) in new_changes.iter().zip(&hexes) {
-        let actor = change.actor_id().to_bytes().to_vec();
+        let actor = change.actor.to_bytes().to_vec();
         let key = match keys.get(&actor) {
             Some(k) => k.clone(),
             None => {
-                let k = db.actor_key(&change.actor_id().to_hex_string())?;
+                let k = db.actor_key(&change.actor.to_hex_string())?;
                 keys.insert(actor, k.clone());
                 k
             }
         };
-        let hash = change.hash().0;
+        let hash = change.hash.0;
         let mut candidates: Vec<ChangeSignature> = by_hash.remove(&hash).unwrap_or_default();
         for raw in stored.get(hex).into_iter().flatten() {
             if let Ok(sig) = <[u8; SIGNATURE_LEN]>::try_from(raw.as_slice()) {

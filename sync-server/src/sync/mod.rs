@@ -12,7 +12,7 @@ mod offer;
 mod storage;
 
 use authors::waits_only_on_held;
-pub(crate) use authors::{check_authors, set_aside, Via};
+pub(crate) use authors::{check_authors, new_changes, set_aside, NewChange, Via};
 pub(crate) use offer::offer;
 pub(crate) use storage::{chunk_for, hex_heads, take_doc};
 
@@ -243,17 +243,18 @@ fn advance(
     fork.sync()
         .receive_sync_message(&mut state, msg)
         .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
-    let new_changes = fork.get_changes(&before);
-    let mut accepted = new_changes.len();
-    let held = check_authors(db, item.meta, &new_changes)?;
-    let signatures = check_signatures(db, &mut fork, &new_changes, item.signatures)?;
+    let new = new_changes(&mut fork, &before);
+    let mut accepted = new.len();
+    let held = check_authors(db, item.meta, &new)?;
+    let signatures = check_signatures(db, &mut fork, &new, item.signatures)?;
     if !held.is_empty() {
         let via = Via {
             doc_id,
             how: "sync",
             device: Some(&device.id),
         };
-        (fork, accepted) = set_aside(db, doc, &new_changes, &held, &via)?;
+        let changes = fork.get_changes(&before);
+        (fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
     }
     let sent_before = state.sent_hashes.clone();
     let caps = few_changes_as_they_are(&mut fork, &mut state);
