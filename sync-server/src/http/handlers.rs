@@ -244,7 +244,7 @@ pub(super) fn feed_page(
     device: &crate::db::Device,
     since: i64,
     keys_held: Option<KeysHeld>,
-    rows: usize,
+    limit: usize,
 ) -> Result<FeedPage, AppError> {
     let (keys, key_cursor) = match keys_held {
         Some(KeysHeld::Count(held)) if db.sign_key_count()? > held => {
@@ -256,27 +256,12 @@ pub(super) fn feed_page(
         }
         _ => (None, None),
     };
-    let limit = rows;
-    let rows = db.feed_after(since, limit, &device.unit)?;
+    let (rows, cursor) = db.feed_after(since, limit, &device.unit)?;
     let more = rows.len() == limit;
-    let cursor = rows.last().map_or(since, |r| r.seq);
-    // Whether the device's unit is an ancestor of an owner (and so reads its documents), by
-    // owner: a page has a few owners and many documents.
-    let mut below: HashMap<String, bool> = HashMap::new();
     let mut latest: BTreeMap<i64, FeedDoc> = BTreeMap::new();
     let mut at: HashMap<String, i64> = HashMap::new();
     for row in rows {
-        let a = match &row.owner {
-            None => Access::None,
-            Some(owner) => access_rule(&device.unit, owner, row.granted, || {
-                if let Some(b) = below.get(owner) {
-                    return Ok(*b);
-                }
-                let b = db.unit_chain(owner)?.contains(&device.unit);
-                below.insert(owner.clone(), b);
-                Ok(b)
-            })?,
-        };
+        let a = access_rule(&device.unit, &row.owner, row.granted, || Ok(row.inherited))?;
         if a == Access::None {
             continue;
         }
