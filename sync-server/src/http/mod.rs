@@ -7,6 +7,7 @@ mod body;
 mod bundles;
 mod exchange;
 mod handlers;
+mod keyframe;
 mod session;
 mod sync;
 mod tls;
@@ -52,6 +53,8 @@ pub struct AppState {
     exchanges: Arc<Exchanges>,
     /// Requests waiting for the database or holding it.
     at_db: Arc<std::sync::atomic::AtomicUsize>,
+    /// The key directory's last compressed frame.
+    key_frames: Arc<keyframe::KeyFrames>,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
             at_db: Arc::default(),
+            key_frames: Arc::default(),
         })
     }
 

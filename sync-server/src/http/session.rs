@@ -21,8 +21,8 @@ use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelo
 
 use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
 use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld, FEED_PAGE};
-use super::sync::{envelope_error, framed, run_items, session_name, sync_response};
-use super::{body, exchange, AppState, Authed};
+use super::sync::{envelope_error, framed_with, run_items, session_name, sync_response, Spliced};
+use super::{body, exchange, keyframe, AppState, Authed};
 use crate::db::{Db, Device};
 use crate::error::AppError;
 use crate::sync::{offer, ItemStatus, Memory};
@@ -224,13 +224,37 @@ async fn run(
         })
         .await?;
     let offered = status.offered;
+    let keys = match status.feed.as_ref().and_then(|f| f.keys.as_ref()) {
+        Some(keys) => serde_json::to_vec(keys).map_err(|e| AppError::Internal(e.to_string()))?,
+        None => Vec::new(),
+    };
     let status = serde_json::to_vec(&status).map_err(|e| AppError::Internal(e.to_string()))?;
-    let out = framed(
-        &headers,
-        encode_response(&status, &Envelope { items: replies }),
-        Some(&bytes),
-        state.busy(),
-    )?;
+    let body = encode_response(&status, &Envelope { items: replies });
+    // The status JSON comes first, after a header of at most 16 bytes (magic, version, length).
+    let status_end = (status.len() + 16).min(body.len());
+    // The key directory, when large, goes as a frame compressed once for every answer that
+    // carries the same directory.
+    let busy = state.busy();
+    let worth = keys.len() >= keyframe::MIN_BYTES && body::accepts_zstd(&headers);
+    let kept = match worth
+        .then(|| keyframe::find(&body[..status_end], &keys))
+        .flatten()
+    {
+        Some(range) => {
+            let level = super::sync::response_level(body.len(), busy);
+            let kept = state
+                .key_frames
+                .frame(&keys, level)
+                .map_err(|e| AppError::Internal(format!("zstd failed: {e}")))?;
+            Some((range, kept))
+        }
+        None => None,
+    };
+    let spliced = kept.as_ref().map(|(range, kept)| Spliced {
+        range: range.clone(),
+        frame: kept.frame(),
+    });
+    let out = framed_with(&headers, body, Some(&bytes), busy, spliced)?;
     state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
         device = %device_id,

@@ -140,6 +140,25 @@ pub(super) fn framed(
     request: Option<&[u8]>,
     busy: bool,
 ) -> Result<Framed, AppError> {
+    framed_with(headers, out, request, busy, None)
+}
+
+/// Bytes of an answer sent as a zstd frame made beforehand: where they are in the answer, and
+/// the frame (see [`super::keyframe`]).
+pub(super) struct Spliced<'a> {
+    pub(super) range: std::ops::Range<usize>,
+    pub(super) frame: &'a [u8],
+}
+
+/// [`framed`], with `spliced`'s bytes sent as its frame between the frames of the bytes before
+/// and after them, when the answer is compressed.
+pub(super) fn framed_with(
+    headers: &HeaderMap,
+    out: Vec<u8>,
+    request: Option<&[u8]>,
+    busy: bool,
+    spliced: Option<Spliced<'_>>,
+) -> Result<Framed, AppError> {
     if !body::accepts_zstd(headers) {
         return Ok(Framed {
             body: out,
@@ -151,20 +170,25 @@ pub(super) fn framed(
     let wants_dictionary = headers
         .get(DICTIONARY_HEADER)
         .is_some_and(|v| compression::names_request(v.as_bytes()));
-    match request {
-        Some(dict) if wants_dictionary && !dict.is_empty() && dict.len() <= DICTIONARY_MAX => {
-            Ok(Framed {
-                body: compress(&out, response_level(out.len(), busy), dict).map_err(failed)?,
-                zstd: true,
-                dictionary: true,
-            })
-        }
-        _ => Ok(Framed {
-            body: compress(&out, response_level(out.len(), busy), &[]).map_err(failed)?,
-            zstd: true,
-            dictionary: false,
+    let dictionary = match request {
+        Some(dict) if wants_dictionary && !dict.is_empty() && dict.len() <= DICTIONARY_MAX => dict,
+        _ => &[],
+    };
+    let level = response_level(out.len(), busy);
+    let body = match spliced.filter(|s| s.range.start < s.range.end && s.range.end <= out.len()) {
+        None => compress(&out, level, dictionary),
+        Some(s) => compress(&out[..s.range.start], level, dictionary).and_then(|mut body| {
+            body.extend_from_slice(s.frame);
+            body.extend(compress(&out[s.range.end..], level, dictionary)?);
+            Ok(body)
         }),
     }
+    .map_err(failed)?;
+    Ok(Framed {
+        body,
+        zstd: true,
+        dictionary: !dictionary.is_empty(),
+    })
 }
 
 /// The zstd level of an answer of `len` bytes. Idle, the protocol's level by size: small

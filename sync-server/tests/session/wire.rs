@@ -5,7 +5,7 @@ use tidemark_sync_protocol::{
     decode_response, encode_session, DocMessage, Envelope, Limits, SESSION_MAGIC,
 };
 
-use super::common::{error_code, province, vietnamese_doc_text, Peer};
+use super::common::{error_code, province, vietnamese_doc_text, Peer, Relay};
 use super::push_message;
 
 #[tokio::test]
@@ -130,4 +130,71 @@ async fn an_answer_compressed_with_the_request_for_a_dictionary_decodes_with_it_
     let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
     assert_eq!(status["created"][0]["code"], "exists", "{status}");
     assert_eq!(status["items"][0]["accepted"], 0, "{status}");
+}
+
+/// The zstd frames `wire` is made of, each as it came.
+fn frames(mut wire: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while !wire.is_empty() {
+        let size = zstd::zstd_safe::find_frame_compressed_size(wire).expect("a whole frame");
+        out.push(&wire[..size]);
+        wire = &wire[size..];
+    }
+    out
+}
+
+/// A large key directory goes as a zstd frame of its own, made once: two devices' answers
+/// carry the same frame between the frames of the rest (with the request for a dictionary),
+/// and each decodes, as the client decodes it, to the very bytes of the plain answer.
+#[tokio::test]
+async fn a_large_key_directory_is_one_frame_made_once_and_the_answer_decodes_whole() {
+    // Thirty enrolments from one address: past the relay's default rate.
+    let relay = Relay::start_with(|s| s.max_enrolments_per_minute = 1000).await;
+    relay.add_unit("HQ", None);
+    relay.add_unit("TT", Some("HQ"));
+    let mut devices = Vec::new();
+    for _ in 0..30 {
+        devices.push(relay.signed_device("TT").await);
+    }
+    let header = serde_json::json!({"feed": {"since": 0, "keys": 0}});
+    let body = encode_session(header.to_string().as_bytes(), &Envelope::default());
+    let compressed = [
+        ("accept-encoding", "zstd"),
+        ("tidemark-dictionary", "request"),
+    ];
+    let (_, _, plain) = raw_session(&devices[2], body.clone(), &[]).await;
+    let (status, _) = decode_response(&plain, &Limits::default()).unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    let keys = &status["feed"]["keys"];
+    assert_eq!(keys.as_array().unwrap().len(), 30);
+    let size = serde_json::to_vec(keys).unwrap().len();
+    assert!(size >= 4096, "{size} bytes of keys");
+
+    let mut middles = Vec::new();
+    for device in &devices[..2] {
+        let (encoding, dictionary, wire) = raw_session(device, body.clone(), &compressed).await;
+        assert_eq!(encoding.as_deref(), Some("zstd"));
+        assert_eq!(dictionary.as_deref(), Some("request"));
+        let mut out = Vec::new();
+        let mut decoder = zstd::stream::read::Decoder::with_dictionary(&wire[..], &body).unwrap();
+        std::io::copy(&mut decoder, &mut out).unwrap();
+        assert!(out == plain, "the answer decodes whole, frame after frame");
+        let parts = frames(&wire);
+        assert_eq!(parts.len(), 3, "before the keys, the keys, after them");
+        // The middle frame is the directory alone, and needs no dictionary.
+        let directory: serde_json::Value =
+            serde_json::from_slice(&zstd::stream::decode_all(parts[1]).unwrap()).unwrap();
+        assert!(&directory == keys, "the middle frame is the directory");
+        middles.push(parts[1].to_vec());
+    }
+    assert!(middles[0] == middles[1], "made once, sent twice");
+
+    // A small directory goes in the answer's one frame, as before.
+    let small = province().await;
+    let few = [
+        small.signed_device("TT").await,
+        small.signed_device("KP").await,
+    ];
+    let (_, _, wire) = raw_session(&few[0], body.clone(), &compressed).await;
+    assert_eq!(frames(&wire).len(), 1);
 }
