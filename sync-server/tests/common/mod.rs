@@ -87,6 +87,12 @@ impl Relay {
         Peer::enroll(&self.url, &code).await
     }
 
+    /// A device whose changes are made by `actor`.
+    pub async fn device_as(&self, unit: &str, actor: ActorId) -> Peer {
+        let (_, code) = self.db().create_enrolment(unit, "test", 3600).unwrap();
+        Peer::enroll_as(&self.url, &code, actor, None).await
+    }
+
     /// A device enrolled with a signing key: it signs every change it makes.
     pub async fn signed_device(&self, unit: &str) -> Peer {
         let (_, code) = self.db().create_enrolment(unit, "test", 3600).unwrap();
@@ -105,7 +111,17 @@ impl Peer {
 
     /// Enrols, registering `signer`'s public key when there is one.
     pub async fn enroll_with(url: &str, code: &str, signer: Option<SigningKey>) -> Peer {
-        let actor = ActorId::random();
+        Peer::enroll_as(url, code, ActorId::random(), signer).await
+    }
+
+    /// Enrols with `actor` for the device's changes (a test that needs the same change hashes
+    /// every run gives a fixed one).
+    pub async fn enroll_as(
+        url: &str,
+        code: &str,
+        actor: ActorId,
+        signer: Option<SigningKey>,
+    ) -> Peer {
         let mut body = serde_json::json!({"code": code, "actor_hex": actor.to_hex_string()});
         if let Some(key) = &signer {
             body["sign_key"] = hex::encode(key.public()).into();
@@ -188,6 +204,17 @@ impl Peer {
         let notes = doc.put_object(ROOT, "notes", ObjType::Text).unwrap();
         doc.splice_text(&notes, 0, 0, text).unwrap();
         doc.commit();
+        self.docs.insert(id.to_string(), doc);
+    }
+
+    /// [`Peer::local`] with the change made at `time` (Unix ms), so that its hash is the same
+    /// every run for a fixed actor.
+    pub fn local_at(&mut self, id: &str, text: &str, time: i64) {
+        let mut doc = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit)
+            .with_actor(self.actor.clone());
+        let notes = doc.put_object(ROOT, "notes", ObjType::Text).unwrap();
+        doc.splice_text(&notes, 0, 0, text).unwrap();
+        doc.commit_with(automerge::transaction::CommitOptions::default().with_time(time));
         self.docs.insert(id.to_string(), doc);
     }
 
