@@ -129,3 +129,64 @@ async fn random_bytes_as_sync_messages_fail_items_without_panicking() {
     assert_eq!(b.notes(id), vietnamese_doc_text());
     relay.stop().await;
 }
+
+/// A token is checked without a turn in the database's queue: while that queue is held (a
+/// write waiting on a lock another connection holds), a request with a wrong token is still
+/// answered 401 at once; a revocation by another connection counts at the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_checked_while_the_database_queue_is_held() {
+    let relay = province().await;
+    let tt = relay.device("TT").await;
+    let kp = relay.device("KP").await;
+    assert_eq!(
+        kp.get("/v1/feed?since=0").send().await.unwrap().status(),
+        200
+    );
+
+    // Another connection takes the write lock; the relay's next write waits for it inside its
+    // turn, and so holds the queue.
+    let path = relay.settings.database_path();
+    let outside = rusqlite::Connection::open(&path).unwrap();
+    outside.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let id = "patrol:TT:20260320:01";
+    let create = {
+        let request = tt
+            .post("/v1/documents")
+            .json(&serde_json::json!({"id": id, "owner_unit": "TT", "grants": []}));
+        tokio::spawn(async move { request.send().await.unwrap().status() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!create.is_finished(), "the write waits for the lock");
+
+    let wrong = reqwest::Client::new()
+        .get(format!("{}/v1/feed?since=0", relay.url))
+        .bearer_auth("ma-gia-0000000000000000000000000000000000")
+        .send();
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(3), wrong).await;
+    assert!(
+        !create.is_finished(),
+        "the lock was still held when the token was refused"
+    );
+    assert_eq!(
+        answered
+            .expect("answered while the queue was held")
+            .unwrap()
+            .status(),
+        401
+    );
+
+    outside.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        create.await.unwrap(),
+        201,
+        "the write went on once the lock was free"
+    );
+
+    // A revocation written by another connection (as the admin command does) counts at the
+    // device's next request.
+    relay.db().revoke(&kp.id).unwrap();
+    assert_eq!(
+        kp.get("/v1/feed?since=0").send().await.unwrap().status(),
+        401
+    );
+}

@@ -1,6 +1,9 @@
 //! Units, devices, one-time enrolment codes and bearer tokens.
 
-use rusqlite::{params, OptionalExtension};
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{audit, now, random_hex, sha256_hex, Db};
 use crate::error::AppError;
@@ -184,18 +187,7 @@ impl Db {
 
     /// The device holding `token`, if it exists and is not revoked.
     pub fn authenticate(&self, token: &str) -> Result<Option<Device>, AppError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id, unit FROM devices WHERE token_sha256 = ?1 AND revoked_at IS NULL",
-            )?
-            .query_row([sha256_hex(token)], |r| {
-                Ok(Device {
-                    id: r.get(0)?,
-                    unit: r.get(1)?,
-                })
-            })
-            .optional()?)
+        device_by_token(&self.conn, token)
     }
 
     /// All devices, oldest first.
@@ -320,5 +312,52 @@ impl Db {
             )?
             .query_row([actor_hex], |r| r.get(0))
             .optional()?)
+    }
+}
+
+/// The device a token belongs to, unless it was revoked.
+fn device_by_token(conn: &Connection, token: &str) -> Result<Option<Device>, AppError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, unit FROM devices WHERE token_sha256 = ?1 AND revoked_at IS NULL",
+        )?
+        .query_row([sha256_hex(token)], |r| {
+            Ok(Device {
+                id: r.get(0)?,
+                unit: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A read-only connection of its own for checking tokens, beside the one [`Db`] writes through.
+///
+/// Every request's token used to be checked in a turn of the database queue, and its work then
+/// queued again: under a burst, a device's second request waited behind the whole queue twice.
+/// In WAL mode a reader sees every committed write at its next statement and never waits for
+/// the writer, so a revocation (by the relay or an admin command) still counts at once.
+#[derive(Debug)]
+pub struct Tokens {
+    conn: Mutex<Connection>,
+}
+
+impl Tokens {
+    /// Opens the database at `path` (created and migrated by [`Db::open`] first) for reading.
+    pub fn open(path: &Path) -> Result<Tokens, AppError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(Tokens {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The device `token` belongs to, unless it was revoked.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Device>, AppError> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| AppError::Internal("token reader lock poisoned".into()))?;
+        device_by_token(&conn, token)
     }
 }

@@ -23,7 +23,7 @@ pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
 pub(crate) use docs::access_rule;
 pub use docs::{Access, DocMeta, Grant, NewDocument};
-pub use identity::{Device, DeviceRow, Enrolment, HeldChange};
+pub use identity::{Device, DeviceRow, Enrolment, HeldChange, Tokens};
 pub use schema::CURRENT as SCHEMA_VERSION;
 pub use signatures::{KeyEntry, KeysAfter};
 

@@ -43,7 +43,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Authed, AppErro
         .filter(|t| !t.is_empty() && t.len() <= 256)
         .ok_or(AppError::Unauthorized("malformed Authorization header"))?
         .to_string();
-    let device = state.with_db(move |db| db.authenticate(&token)).await?;
+    let device = state.authenticate(token).await?;
     match device {
         Some(d) => Ok(Authed(d)),
         None => {

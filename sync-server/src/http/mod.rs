@@ -25,7 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::cache::DocCache;
-use crate::db::Db;
+use crate::db::{Db, Device, Tokens};
 use crate::error::AppError;
 use crate::exchanges::Exchanges;
 use crate::metrics::{ErrorCode, Metrics};
@@ -55,6 +55,8 @@ pub struct AppState {
     at_db: Arc<std::sync::atomic::AtomicUsize>,
     /// The key directory's last compressed frame.
     key_frames: Arc<keyframe::KeyFrames>,
+    /// Tokens are checked on a connection of their own, outside the database's queue.
+    tokens: Arc<Tokens>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
     pub fn open(settings: Settings) -> Result<AppState, AppError> {
         let db = Db::open(&settings.database_path())?;
         crate::references::backfill(&db)?;
+        let tokens = Tokens::open(&settings.database_path())?;
         let minute = Duration::from_secs(60);
         let idle = Duration::from_secs(settings.doc_idle_secs);
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
@@ -77,6 +80,7 @@ impl AppState {
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
             at_db: Arc::default(),
             key_frames: Arc::default(),
+            tokens: Arc::new(tokens),
         })
     }
 
@@ -111,6 +115,15 @@ impl AppState {
             sessions: &mut sessions,
             session,
         })
+    }
+
+    /// The device a bearer token belongs to, unless revoked: read on a blocking thread, without
+    /// waiting for the database's queue.
+    pub async fn authenticate(&self, token: String) -> Result<Option<Device>, AppError> {
+        let tokens = Arc::clone(&self.tokens);
+        tokio::task::spawn_blocking(move || tokens.authenticate(&token))
+            .await
+            .map_err(|e| AppError::Internal(format!("token check failed: {e}")))?
     }
 
     /// Runs `f` with the database on a blocking thread.
