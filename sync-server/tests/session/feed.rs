@@ -1,7 +1,7 @@
 //! What a session's feed page holds: the signing keys registered after the device's last one,
 //! and only the documents its unit reads.
 
-use super::common::{province, vietnamese_doc_text};
+use super::common::{province, vietnamese_doc_text, Peer};
 use super::session;
 
 #[tokio::test]
@@ -53,9 +53,41 @@ async fn a_device_reads_only_the_keys_registered_after_its_last_one() {
     assert_eq!(status["feed"]["key_cursor"], cursor + 2);
 }
 
+/// Reads `peer`'s feed from `since` a row a page until a page is not full; returns each page's
+/// document (id, access) and the last cursor. A full page of one row must be one document the
+/// unit reads: a row of a document it does not read never fills a page.
+async fn pages(peer: &Peer, name: &str, since: i64) -> (Vec<(String, String)>, i64) {
+    let mut cursor = since;
+    let mut read = Vec::new();
+    for k in 0.. {
+        let ask = serde_json::json!({"feed": {"since": cursor, "rows": 1}});
+        let (status, _) = session(peer, &format!("s-{name}-{k}"), ask, Vec::new()).await;
+        let feed = &status["feed"];
+        let docs = feed["documents"].as_array().unwrap();
+        let next = feed["cursor"].as_i64().unwrap();
+        assert!(next >= cursor, "{status}");
+        cursor = next;
+        if !feed["more"].as_bool().unwrap() {
+            assert!(docs.is_empty(), "{status}");
+            return (read, cursor);
+        }
+        assert_eq!(docs.len(), 1, "{name}, page {k}: {status}");
+        read.push((
+            docs[0]["id"].as_str().unwrap().to_string(),
+            docs[0]["access"].as_str().unwrap().to_string(),
+        ));
+    }
+    unreachable!()
+}
+
+fn owned(read: &[(String, String)]) -> Vec<(&str, &str)> {
+    read.iter().map(|(i, a)| (i.as_str(), a.as_str())).collect()
+}
+
 /// A feed page counts only the rows of documents the device's unit reads (its own, its
 /// sub-units', those granted to it), however many rows of other units lie between them; once
-/// a page is not full its cursor passes the rest of the feed, so they are not read again.
+/// a page is not full its cursor passes the rest of the feed, so they are not read again. So
+/// for a unit with units under it (TT and its team) as for units with none (the team, KP).
 #[tokio::test]
 async fn a_feed_page_counts_only_what_the_unit_reads_and_passes_the_rest() {
     let relay = province().await;
@@ -85,47 +117,54 @@ async fn a_feed_page_counts_only_what_the_unit_reads_and_passes_the_rest() {
     kp.create("activity:KP:20260319:01", "KP", none.clone(), text)
         .await;
 
-    let page = |since: i64| serde_json::json!({"feed": {"since": since, "rows": 1}});
-    let mut cursor = 0;
-    let mut read = Vec::new();
-    for k in 0.. {
-        let (status, _) = session(&tt, &format!("s-page-{k}"), page(cursor), Vec::new()).await;
-        let feed = &status["feed"];
-        let docs = feed["documents"].as_array().unwrap();
-        let next = feed["cursor"].as_i64().unwrap();
-        assert!(next >= cursor, "{status}");
-        cursor = next;
-        if !feed["more"].as_bool().unwrap() {
-            assert!(docs.is_empty(), "{status}");
-            break;
-        }
-        // A full page of one row is one document the unit reads, never a row of KP's.
-        assert_eq!(docs.len(), 1, "page {k}: {status}");
-        read.push((
-            docs[0]["id"].as_str().unwrap().to_string(),
-            docs[0]["access"].as_str().unwrap().to_string(),
-        ));
-    }
+    // TT reads its own, its team's and what KP shares with it.
+    let (read, cursor) = pages(&tt, "tt", 0).await;
     let expected = [
         ("patrol:TT:20260314:01", "write"),
         ("patrol:TT:20260317:01", "read"),
         ("activity:KP:20260318:01", "read"),
     ];
-    let read: Vec<(&str, &str)> = read.iter().map(|(i, a)| (i.as_str(), a.as_str())).collect();
-    assert_eq!(read, expected);
+    assert_eq!(owned(&read), expected);
 
     // The cursor stands past every row: a later row of KP's moves it on and brings nothing.
-    let (status, _) = session(&tt, "s-page-again", page(cursor), Vec::new()).await;
-    assert_eq!(status["feed"]["cursor"], cursor, "{status}");
-    kp.create("activity:KP:20260320:01", "KP", none, text).await;
-    let (status, _) = session(&tt, "s-page-later", page(cursor), Vec::new()).await;
-    assert!(status["feed"]["documents"].as_array().unwrap().is_empty());
-    assert_eq!(status["feed"]["cursor"], cursor + 1, "{status}");
-    assert_eq!(status["feed"]["more"], false);
+    let (read, again) = pages(&tt, "tt-again", cursor).await;
+    assert!(read.is_empty());
+    assert_eq!(again, cursor);
+    kp.create("activity:KP:20260320:01", "KP", none.clone(), text)
+        .await;
+    let (read, later) = pages(&tt, "tt-later", cursor).await;
+    assert!(read.is_empty());
+    assert_eq!(later, cursor + 1);
 
-    // HQ, above every unit, reads all ten in one page.
+    // The team reads its own only; KP its own and what TT shares with it, in feed order.
+    let (read, _) = pages(&crew, "crew", 0).await;
+    assert_eq!(owned(&read), [("patrol:TT:20260317:01", "write")]);
+    let shared = serde_json::json!([{"unit": "KP", "access": "write"}]);
+    tt.create("plan:TT:2026:01", "TT", shared, text).await;
+    kp.create("activity:KP:20260321:01", "KP", none, text).await;
+    let (read, end) = pages(&kp, "kp", 0).await;
+    let mut expected: Vec<(String, &str)> = [1, 2, 3, 5, 6, 8, 9]
+        .iter()
+        .map(|d| (format!("activity:KP:2026031{d}:01"), "write"))
+        .collect();
+    expected.push(("activity:KP:20260320:01".into(), "write"));
+    expected.push(("plan:TT:2026:01".into(), "write"));
+    expected.push(("activity:KP:20260321:01".into(), "write"));
+    let expected: Vec<(&str, &str)> = expected.iter().map(|(i, a)| (i.as_str(), *a)).collect();
+    assert_eq!(owned(&read), expected);
+    assert_eq!(end, cursor + 3, "the end of the feed");
+    let (read, _) = pages(&kp, "kp-from", end - 2).await;
+    assert_eq!(
+        owned(&read),
+        [
+            ("plan:TT:2026:01", "write"),
+            ("activity:KP:20260321:01", "write")
+        ]
+    );
+
+    // HQ, above every unit, reads all twelve in one page.
     let hq = relay.device("HQ").await;
     let ask = serde_json::json!({"feed": {"since": 0}});
     let (status, _) = session(&hq, "s-page-hq", ask, Vec::new()).await;
-    assert_eq!(status["feed"]["documents"].as_array().unwrap().len(), 10);
+    assert_eq!(status["feed"]["documents"].as_array().unwrap().len(), 12);
 }
