@@ -162,10 +162,9 @@ fn run(
     let now = std::time::Instant::now();
     match advance(db, &item, &mut doc, stored, msg, state) {
         Ok(done) => {
+            let (fork, done) = (done.fork, done.applied);
             let version = done.version.unwrap_or(version);
-            memory
-                .docs
-                .put(doc_id, done.fork, done.stored, version, now);
+            memory.docs.put(doc_id, fork, done.stored, version, now);
             if let Some(session) = memory.session {
                 memory
                     .sessions
@@ -219,6 +218,11 @@ struct Item<'a> {
 /// What an accepted item leaves behind.
 struct Advanced {
     fork: AutoCommit,
+    applied: Applied,
+}
+
+/// What applying an item gives besides the document.
+struct Applied {
     stored: usize,
     version: Option<i64>,
     state: State,
@@ -227,26 +231,57 @@ struct Advanced {
     reply_signatures: Vec<ChangeSignature>,
 }
 
-/// Applies `msg` to a fork of `doc`, checks authorship and commits. `doc` itself is untouched.
+/// Applies `msg` to a fork of `doc`, checks authorship and commits; the document as it then is
+/// comes back in [`Advanced::fork`]. On error `doc` is as it was.
+///
+/// A message without changes leaves the document as it is, and most items of a session are
+/// such (a device's answer to the relay's offer): it is applied to `doc` itself, not to a copy
+/// of its whole op set, and `doc` is left empty when it succeeds (its document is the "fork").
 fn advance(
     db: &Db,
     item: &Item<'_>,
     doc: &mut AutoCommit,
     stored: usize,
     msg: Message,
-    mut state: State,
+    state: State,
 ) -> Result<Advanced, ItemError> {
+    let same = msg.changes.is_empty();
+    let mut fork = if same {
+        std::mem::take(doc)
+    } else {
+        doc.fork()
+    };
+    match apply(db, item, doc, &mut fork, stored, msg, state) {
+        Ok(applied) => Ok(Advanced { fork, applied }),
+        Err(e) => {
+            if same {
+                *doc = fork;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// [`advance`]'s work on `fork` (the document, or a fork of `doc`).
+fn apply(
+    db: &Db,
+    item: &Item<'_>,
+    doc: &mut AutoCommit,
+    fork: &mut AutoCommit,
+    stored: usize,
+    msg: Message,
+    mut state: State,
+) -> Result<Applied, ItemError> {
     let (doc_id, device) = (item.doc_id, item.device);
     state.set_read_only(item.access < Access::Write);
-    let before = doc.get_heads();
-    let mut fork = doc.fork();
+    let before = fork.get_heads();
     fork.sync()
         .receive_sync_message(&mut state, msg)
         .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
-    let new = new_changes(&mut fork, &before);
+    let new = new_changes(fork, &before);
     let mut accepted = new.len();
     let held = check_authors(db, item.meta, &new)?;
-    let signatures = check_signatures(db, &mut fork, &new, item.signatures)?;
+    let signatures = check_signatures(db, fork, &new, item.signatures)?;
     if !held.is_empty() {
         let via = Via {
             doc_id,
@@ -254,11 +289,11 @@ fn advance(
             device: Some(&device.id),
         };
         let changes = fork.get_changes(&before);
-        (fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
+        (*fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
     }
     let sent_before = state.sent_hashes.clone();
-    let caps = few_changes_as_they_are(&mut fork, &mut state);
-    let reply = if waits_only_on_held(db, doc_id, &mut fork, &state)? {
+    let caps = few_changes_as_they_are(fork, &mut state);
+    let reply = if waits_only_on_held(db, doc_id, fork, &state)? {
         // The device's heads rest on held changes the relay will not take: answer as a reader
         // would (no request for them, nothing when there is nothing else to say), or the device
         // and the relay would ask each other for them round after round. The flag is set
@@ -280,20 +315,19 @@ fn advance(
         .copied()
         .collect();
     let reply_signatures = signatures_to_send(db, &sent)?;
-    let chunk = chunk_for(db, doc_id, &mut fork, &before, accepted, stored)?;
-    let attachments = chunk.bytes.is_some().then(|| references(&fork));
+    let chunk = chunk_for(db, doc_id, fork, &before, accepted, stored)?;
+    let attachments = chunk.bytes.is_some().then(|| references(fork));
     let version = db.commit_sync(&SyncWrite {
         doc_id: doc_id.to_string(),
         device_id: device.id.clone(),
         chunk: chunk.bytes,
         replaces_all: chunk.compact,
-        heads: hex_heads(&mut fork),
+        heads: hex_heads(fork),
         state: state.encode(),
         attachments,
         signatures,
     })?;
-    Ok(Advanced {
-        fork,
+    Ok(Applied {
         stored: chunk.stored,
         version,
         state,
@@ -335,4 +369,112 @@ fn few_changes_as_they_are(
         .collect();
     state.their_capabilities = Some(without);
     Some(kept)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, ReadDoc, TextEncoding, ROOT};
+
+    use super::*;
+    use crate::db::NewDocument;
+
+    const ID: &str = "patrol:TT:20260320:01";
+
+    /// The document `ID` as the relay holds it in memory, if it does.
+    fn loaded(db: &Db, docs: &mut DocCache) -> Option<AutoCommit> {
+        let version = db.doc_version(ID).unwrap();
+        let (doc, stored) = docs.take(ID, version)?;
+        let copy = doc.clone();
+        docs.put(ID, doc, stored, version, std::time::Instant::now());
+        Some(copy)
+    }
+
+    /// An item without changes (most of a session's: a device's answer to an offer) is applied
+    /// to the loaded document itself, not to a fork; the document stays loaded and whole
+    /// whether the item commits or fails.
+    #[test]
+    fn an_item_without_changes_leaves_the_loaded_document_whole_whether_it_commits_or_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        let db = Db::open(&path).unwrap();
+        db.add_unit("TT", None).unwrap();
+        let (_, code) = db.create_enrolment("TT", "Máy tuần tra số 1", 600).unwrap();
+        let actor = ActorId::random();
+        let token = db
+            .redeem(&code, &actor.to_hex_string(), None)
+            .unwrap()
+            .token;
+        let device = db.authenticate(&token).unwrap().unwrap();
+        let new = NewDocument {
+            id: ID.into(),
+            owner: "TT".into(),
+            grants: Vec::new(),
+        };
+        assert!(db.create_documents(&device, &[new]).unwrap()[0].is_ok());
+        let mut docs = DocCache::new(64 << 20, Duration::from_secs(60));
+        let mut sessions = Sessions::new(Duration::from_secs(60));
+
+        let note = "Tuần tra khu vực cửa sông Soài Rạp, không phát hiện vi phạm";
+        let mut local = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit).with_actor(actor);
+        local.put(ROOT, "ghi_chú", note).unwrap();
+        local.commit();
+        let mut theirs = State::new();
+        let item = |docs: &mut DocCache, sessions: &mut Sessions, message: Message| {
+            let mut memory = Memory {
+                docs,
+                sessions,
+                session: Some("phiên-1"),
+            };
+            sync_item(&db, &mut memory, &device, ID, &message.encode(), &[])
+        };
+        // The patrol's change goes up; the relay's replies come back until both are quiet.
+        for _ in 0..5 {
+            let Some(message) = local.sync().generate_sync_message(&mut theirs) else {
+                break;
+            };
+            let out = item(&mut docs, &mut sessions, message);
+            assert_eq!(out.status.code, "ok", "{:?}", out.status.message);
+            if let Some(reply) = out.reply {
+                let reply = Message::decode(&reply).unwrap();
+                local
+                    .sync()
+                    .receive_sync_message(&mut theirs, reply)
+                    .unwrap();
+            }
+        }
+        let mut relay = loaded(&db, &mut docs).expect("loaded");
+        assert_eq!(relay.get_heads(), local.get_heads());
+
+        // A message without changes, from a fresh state: it commits (the device's sync state),
+        // and the document stays loaded as it was.
+        let bare = local
+            .sync()
+            .generate_sync_message(&mut State::new())
+            .unwrap();
+        assert!(bare.changes.is_empty());
+        let out = item(&mut docs, &mut sessions, bare.clone());
+        assert_eq!((out.status.code, out.status.accepted), ("ok", 0));
+        let mut relay = loaded(&db, &mut docs).expect("still loaded");
+        assert_eq!(relay.get_heads(), local.get_heads());
+        let (value, _) = relay.get(ROOT, "ghi_chú").unwrap().unwrap();
+        assert_eq!(value.into_string().unwrap(), note);
+        assert!(relay.get_changes(&[]).len() == 1);
+
+        // The same message when the relay cannot write the sync state: the item fails and the
+        // document is still loaded, whole, not left empty.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("ALTER TABLE sync_states RENAME TO sync_states_away")
+            .unwrap();
+        let out = item(&mut docs, &mut sessions, bare);
+        assert_eq!(out.status.code, "internal");
+        let mut relay = loaded(&db, &mut docs).expect("loaded after the failure");
+        assert_eq!(relay.get_heads(), local.get_heads());
+        let (value, _) = relay.get(ROOT, "ghi_chú").unwrap().unwrap();
+        assert_eq!(value.into_string().unwrap(), note);
+    }
 }
