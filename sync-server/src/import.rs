@@ -247,7 +247,7 @@ fn apply(
         return Err(ItemError("forbidden", detail.into()));
     }
     let mut accepted = new.len();
-    let held = check_authors(db, meta, &new)?;
+    let held = check_authors(db, id, meta, &mut fork, &new)?;
     let incoming = tidemark_sync_protocol::signature::from_hex_map(&bundle_doc.meta.signatures);
     let signatures = crate::signing::check_signatures(db, &mut fork, &new, &incoming)?;
     if !held.is_empty() {

@@ -31,6 +31,26 @@ fn every_read_command_speaks_json() {
 }
 
 #[test]
+fn a_unit_record_begins_with_the_change_every_device_of_the_unit_makes() {
+    let d = ready();
+    let id = "unit:bo-chi-huy-bdbp-tinh-tien-giang";
+    let text = ok(d.path(), &["history", id]);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.starts_with("tạo từ tên đơn vị, như nhau trên mọi máy")),
+        "{text}"
+    );
+    let first = &json(d.path(), &["history", id, "--json"])[0];
+    assert_eq!(first["author"]["op"], "genesis");
+    assert_eq!(first["author"]["user"], "");
+    // Another device of the same unit, another officer: the same first change.
+    let other = demo_store("Bộ Chỉ huy BĐBP tỉnh Tiền Giang", "Đại úy Trần Minh Tâm");
+    let theirs = &json(other.path(), &["history", id, "--json"])[0];
+    assert_eq!(first["change"], theirs["change"]);
+}
+
+#[test]
 fn edits_show_in_history_and_the_splice_lands_at_a_character_position() {
     let d = ready();
     let p = d.path();

@@ -4,8 +4,8 @@ use serde::Serialize;
 use tidemark_domain::{
     conflicts::{self, Conflict},
     document::RecordDoc,
-    fold_for_search, history,
-    records::{track_points, Record, RecordKind, Unit, UnitKind},
+    genesis, history,
+    records::{track_points, Record, RecordKind},
     validate::{validate, Context},
     CommitMeta, HistoryEntry,
 };
@@ -317,22 +317,20 @@ impl Client {
     }
 
     /// Creates a record of this device's own unit (so that exports name it and import into
-    /// other stores), unless a unit of that name is already known.
+    /// other stores), unless a unit of that name is already known. Every device of the unit
+    /// makes it the same to the byte (`tidemark_domain::genesis`), so the copies its devices
+    /// bring are one change, not one concurrent copy each.
     pub(crate) fn ensure_own_unit(&mut self) -> Result<(), ClientError> {
         let name = self.identity.unit.clone();
         if self.store.unit_name(&name)?.is_some() {
             return Ok(());
         }
-        let unit = Record::Unit(Unit {
-            id: unit_id_for(&name),
-            name,
-            code: None,
-            kind: UnitKind::Station,
-            parent: None,
-        });
-        let meta = self.meta("init");
+        let id = genesis::unit_id_for(&name);
         let tx = self.store.begin()?;
-        upsert_in(&tx, &unit, &self.identity, &meta)?;
+        if tx.load_doc(&id)?.is_none() {
+            let mut doc = genesis::unit_genesis(&name, &self.identity.actor)?;
+            persist(&tx, &mut doc, &[], true)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -351,13 +349,4 @@ impl Client {
             ))
         })
     }
-}
-
-/// The id given to a unit created from its name alone: `unit:` and the folded name.
-fn unit_id_for(name: &str) -> String {
-    let slug: String = fold_for_search(name)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    format!("unit:{}", slug.trim_matches('-'))
 }

@@ -8,6 +8,7 @@ pub mod conflicts;
 pub mod document;
 pub mod error;
 pub mod fold;
+pub mod genesis;
 pub mod history;
 pub mod interchange;
 mod json;

@@ -7,6 +7,8 @@ use automerge::sync::State;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 
 use super::ItemError;
+use tidemark_domain::genesis;
+
 use crate::db::{Access, Db, DocMeta};
 
 /// What the checks need of a change new to the relay: its hash, author and time. Read from the
@@ -41,9 +43,16 @@ pub(crate) struct Hold {
 /// unit that may write the document (`forged_author` otherwise; shared by sync items and bundle
 /// imports). A revoked device's changes made before its revocation pass; those made after it
 /// are returned to be held back for review, whoever brings them.
+///
+/// One change has no author: a unit record's first change, which every device of the unit
+/// makes the same from the unit's name (`tidemark_domain::genesis`). It passes when it is that
+/// change exactly, made again here from the name it holds; whoever brings it must still be
+/// allowed to write the document (checked before this).
 pub(crate) fn check_authors(
     db: &Db,
+    doc_id: &str,
     meta: &DocMeta,
+    fork: &mut AutoCommit,
     changes: &[NewChange],
 ) -> Result<Vec<Hold>, ItemError> {
     let mut seen: HashMap<String, Option<(String, Option<i64>)>> = HashMap::new();
@@ -64,6 +73,7 @@ pub(crate) fn check_authors(
             }
         };
         match standing {
+            None if is_genesis(fork, doc_id, change) => {}
             None => {
                 return Err(ItemError(
                     "forged_author",
@@ -80,6 +90,16 @@ pub(crate) fn check_authors(
         }
     }
     Ok(held)
+}
+
+/// Whether `change` (in `fork`) is the first change of unit record `doc_id` as every device
+/// makes it.
+fn is_genesis(fork: &mut AutoCommit, doc_id: &str, change: &NewChange) -> bool {
+    if change.actor.to_bytes() != genesis::GENESIS_ACTOR.as_slice() {
+        return false;
+    }
+    fork.get_change_by_hash(&change.hash)
+        .is_some_and(|c| genesis::is_unit_genesis(doc_id, &c))
 }
 
 /// Whether the peer's heads that `fork` lacks are all held changes (and there is one at least).

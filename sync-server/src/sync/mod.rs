@@ -280,7 +280,7 @@ fn apply(
         .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
     let new = new_changes(fork, &before);
     let mut accepted = new.len();
-    let held = check_authors(db, item.meta, &new)?;
+    let held = check_authors(db, doc_id, item.meta, fork, &new)?;
     let signatures = check_signatures(db, fork, &new, item.signatures)?;
     if !held.is_empty() {
         let via = Via {

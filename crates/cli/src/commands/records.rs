@@ -123,16 +123,32 @@ pub(super) fn history(c: &Client, id: &str, json: bool, lang: Lang) -> Result<()
             Some("unknown_key") => t(lang, "? chưa rõ khóa", "? key not known yet"),
             _ => t(lang, "– chưa ký", "– unsigned"),
         };
-        say!(
-            "{}  {} ({}, {}) [{}] {}  {}",
-            output::time(e.time),
-            e.author.user,
-            e.author.unit,
-            e.author.device,
-            e.author.op,
-            &e.change[..12.min(e.change.len())],
-            signed
-        );
+        let change = &e.change[..12.min(e.change.len())];
+        if e.author.op == tidemark_domain::genesis::GENESIS_OP {
+            // A unit record's first change: made from the unit's name, the same on every
+            // device, at no time and by no one.
+            say!(
+                "{}  [{}] {}",
+                t(
+                    lang,
+                    "tạo từ tên đơn vị, như nhau trên mọi máy, không tác giả",
+                    "made from the unit's name, the same on every device, no author"
+                ),
+                e.author.op,
+                change
+            );
+        } else {
+            say!(
+                "{}  {} ({}, {}) [{}] {}  {}",
+                output::time(e.time),
+                e.author.user,
+                e.author.unit,
+                e.author.device,
+                e.author.op,
+                change,
+                signed
+            );
+        }
         for f in e.fields {
             say!(
                 "    {}: {} → {}",
