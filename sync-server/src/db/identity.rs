@@ -335,7 +335,10 @@ fn device_by_token(conn: &Connection, token: &str) -> Result<Option<Device>, App
 /// Every request's token used to be checked in a turn of the database queue, and its work then
 /// queued again: under a burst, a device's second request waited behind the whole queue twice.
 /// In WAL mode a reader sees every committed write at its next statement and never waits for
-/// the writer, so a revocation (by the relay or an admin command) still counts at once.
+/// the writer, so a revocation (by the relay or an admin command) still counts at once. S5's
+/// burst did not get faster for it (the wave's total work is what its last request waits for,
+/// in any order); it is kept because sync work no longer queues behind unauthenticated
+/// requests.
 #[derive(Debug)]
 pub struct Tokens {
     conn: Mutex<Connection>,

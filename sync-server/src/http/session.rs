@@ -224,9 +224,13 @@ async fn run(
         })
         .await?;
     let offered = status.offered;
+    // The directory alone, to find in the answer and compress once: only for a client that
+    // takes zstd (the others get the answer as it is).
     let keys = match status.feed.as_ref().and_then(|f| f.keys.as_ref()) {
-        Some(keys) => serde_json::to_vec(keys).map_err(|e| AppError::Internal(e.to_string()))?,
-        None => Vec::new(),
+        Some(keys) if body::accepts_zstd(&headers) => {
+            serde_json::to_vec(keys).map_err(|e| AppError::Internal(e.to_string()))?
+        }
+        _ => Vec::new(),
     };
     let status = serde_json::to_vec(&status).map_err(|e| AppError::Internal(e.to_string()))?;
     let body = encode_response(&status, &Envelope { items: replies });
@@ -235,7 +239,7 @@ async fn run(
     // The key directory, when large, goes as a frame compressed once for every answer that
     // carries the same directory.
     let busy = state.busy();
-    let worth = keys.len() >= keyframe::MIN_BYTES && body::accepts_zstd(&headers);
+    let worth = keys.len() >= keyframe::MIN_BYTES;
     let kept = match worth
         .then(|| keyframe::find(&body[..status_end], &keys))
         .flatten()
