@@ -43,7 +43,7 @@ pub fn unit_id_for(name: &str) -> String {
 }
 
 /// The unit record made from `name` alone: a station, with no code and no parent.
-pub fn genesis_unit(name: &str) -> Unit {
+fn unit_from_name(name: &str) -> Unit {
     Unit {
         id: unit_id_for(name),
         name: name.to_string(),
@@ -65,7 +65,7 @@ pub fn unit_genesis(name: &str, actor: &ActorId) -> Result<RecordDoc, DomainErro
     };
     // Not `RecordDoc::create`, which names the operation `create`.
     let mut doc = RecordDoc::empty(&genesis_actor());
-    doc.write(&Record::Unit(genesis_unit(name)), &meta)?;
+    doc.write(&Record::Unit(unit_from_name(name)), &meta)?;
     doc.automerge().set_actor(actor.clone());
     Ok(doc)
 }

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 
 use automerge::sync::State;
 use automerge::{ActorId, AutoCommit, ChangeHash};
-
-use super::ItemError;
 use tidemark_domain::genesis;
 
+use super::ItemError;
 use crate::db::{Access, Db, DocMeta};
 
 /// What the checks need of a change new to the relay: its hash, author and time. Read from the
