@@ -6,11 +6,12 @@
 //! entry whose version no longer matches the database (an admin `bundle import` wrote to it
 //! from another process) is dropped on `take`, so the caller reloads it.
 //!
-//! Beside the documents, the cache keeps each document's *first offer*: the message the relay
-//! sends a device that holds none of it, with the sync state that leaves behind. It is the same
-//! for every such device (the state it starts from is empty), so under many devices it is made
-//! once per stored version instead of once per device: in S5, where 200 devices bring a patrol
-//! each and read their station's, most of the relay's offers are these.
+//! Beside the documents, the cache keeps each document's *first offers*: the message the relay
+//! sends a device that holds none of it, with the sync state that leaves behind, one for a
+//! device that may write and one for a reader. It is the same for every such device of a kind
+//! (the state it starts from is empty), so under many devices it is made once per stored
+//! version and kind instead of once per device: in S5, where 200 devices bring a patrol each
+//! and read their station's, most of the relay's offers are these.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -30,13 +31,36 @@ pub struct DocCache {
     /// quadratic: a fifth of the relay's CPU in S2).
     order: BTreeMap<(Instant, u64), String>,
     next: u64,
-    /// First offers by document id.
-    offers: HashMap<String, FirstOffer>,
-    /// Ids of `offers` by when they were made, oldest first (an id made again is listed again;
-    /// its older listing evicts nothing once the entry is newer).
-    offer_order: VecDeque<(Instant, String)>,
+    /// First offers by document id: one for a device that may write, one for a reader.
+    offers: HashMap<String, Offers>,
+    /// Ids of `offers` (and whether the reader's) by when they were made, oldest first (an
+    /// offer made again is listed again; its older listing evicts nothing once it is newer).
+    offer_order: VecDeque<(Instant, String, bool)>,
     /// Bytes the offers hold, within a tenth of the budget.
     offer_bytes: usize,
+}
+
+/// A document's first offers, by the access of the device: a reader's message says it sends
+/// no changes of its own, so it differs from a writer's. Both are kept: a station's patrol goes
+/// to its own devices (writers) and to headquarters (readers) in no particular order, and with
+/// one place per document each kind pushed the other out. S5 made each patrol's first offer
+/// about six times instead of once (7,108 of 8,305 offers made were for a version already made
+/// for the other kind).
+#[derive(Debug, Default)]
+struct Offers([Option<FirstOffer>; 2]);
+
+impl Offers {
+    fn slot(&mut self, read_only: bool) -> &mut Option<FirstOffer> {
+        &mut self.0[usize::from(read_only)]
+    }
+
+    fn get(&self, read_only: bool) -> Option<&FirstOffer> {
+        self.0[usize::from(read_only)].as_ref()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
 }
 
 /// A document's first message to a device that holds none of it.
@@ -131,38 +155,53 @@ impl DocCache {
     pub fn first_offer(&self, id: &str, version: i64, read_only: bool) -> Option<&FirstOffer> {
         self.offers
             .get(id)
-            .filter(|o| o.version == version && o.read_only == read_only)
+            .and_then(|o| o.get(read_only))
+            .filter(|o| o.version == version)
     }
 
-    /// Keeps a document's first offer (replacing the one kept for it), then evicts the oldest
-    /// offers while they take more than a tenth of the budget.
+    /// Keeps a document's first offer for its kind of device (replacing the one kept for that
+    /// kind), then evicts the oldest offers while they take more than a tenth of the budget.
     pub fn keep_first_offer(&mut self, id: &str, offer: FirstOffer) {
         let cost = offer.cost();
         if cost > self.budget / 10 {
             return;
         }
-        self.drop_offer(id);
+        let read_only = offer.read_only;
+        self.drop_offer(id, read_only);
         self.offer_bytes += cost;
-        self.offer_order.push_back((offer.made, id.to_string()));
-        self.offers.insert(id.to_string(), offer);
+        self.offer_order
+            .push_back((offer.made, id.to_string(), read_only));
+        *self
+            .offers
+            .entry(id.to_string())
+            .or_default()
+            .slot(read_only) = Some(offer);
         while self.offer_bytes > self.budget / 10 && self.pop_oldest_offer() {}
     }
 
     /// Drops the offer listed first in `offer_order`, unless it was made again since (then only
     /// its old listing goes); `false` when none is listed.
     fn pop_oldest_offer(&mut self) -> bool {
-        let Some((made, id)) = self.offer_order.pop_front() else {
+        let Some((made, id, read_only)) = self.offer_order.pop_front() else {
             return false;
         };
-        if self.offers.get(&id).is_some_and(|o| o.made <= made) {
-            self.drop_offer(&id);
+        let kept = self.offers.get(&id).and_then(|o| o.get(read_only));
+        if kept.is_some_and(|o| o.made <= made) {
+            self.drop_offer(&id, read_only);
         }
         true
     }
 
-    fn drop_offer(&mut self, id: &str) {
-        if let Some(o) = self.offers.remove(id) {
+    /// Drops document `id`'s first offer for one kind of device.
+    fn drop_offer(&mut self, id: &str, read_only: bool) {
+        let Some(offers) = self.offers.get_mut(id) else {
+            return;
+        };
+        if let Some(o) = offers.slot(read_only).take() {
             self.offer_bytes = self.offer_bytes.saturating_sub(o.cost());
+        }
+        if offers.is_empty() {
+            self.offers.remove(id);
         }
     }
 
@@ -181,10 +220,11 @@ impl DocCache {
         (e.version == version).then_some((e.doc, e.stored))
     }
 
-    /// Drops a document, whatever its version, and its first offer.
+    /// Drops a document, whatever its version, and its first offers.
     pub fn forget(&mut self, id: &str) {
         self.remove(id);
-        self.drop_offer(id);
+        self.drop_offer(id, false);
+        self.drop_offer(id, true);
     }
 
     /// Keeps a document at stored `version`, then evicts idle entries and, oldest first, any
@@ -227,7 +267,7 @@ impl DocCache {
         while self
             .offer_order
             .front()
-            .is_some_and(|(made, _)| now.saturating_duration_since(*made) >= self.idle)
+            .is_some_and(|(made, _, _)| now.saturating_duration_since(*made) >= self.idle)
         {
             self.pop_oldest_offer();
         }
@@ -328,16 +368,25 @@ mod tests {
             cache.first_offer("a", 3, true).is_none(),
             "a reader's differs"
         );
-        // A reader's replaces the writer's: one per document.
+        // A reader's is kept beside the writer's, and each serves only its kind.
         cache.keep_first_offer("a", first(3, true, 100));
         assert!(cache.first_offer("a", 3, true).is_some());
+        assert!(cache.first_offer("a", 3, false).is_some());
+        assert!(cache.first_offer("a", 4, true).is_none());
+        // A newer version for writers replaces only the writers' offer.
+        cache.keep_first_offer("a", first(4, false, 100));
+        assert!(cache.first_offer("a", 4, false).is_some());
         assert!(cache.first_offer("a", 3, false).is_none());
-        // Putting the document back keeps it; forgetting or clearing drops it.
+        assert!(cache.first_offer("a", 3, true).is_some());
+        // Putting the document back keeps them; forgetting or clearing drops them all.
         let t0 = Instant::now();
         cache.put("a", doc(), 100, 3, t0);
         assert!(cache.first_offer("a", 3, true).is_some());
         cache.forget("a");
         assert!(cache.first_offer("a", 3, true).is_none());
+        assert!(cache.first_offer("a", 4, false).is_none());
+        assert!(cache.offers.is_empty());
+        assert_eq!(cache.offer_bytes, 0);
         cache.keep_first_offer("b", first(1, false, 100));
         cache.clear();
         assert!(cache.first_offer("b", 1, false).is_none());
@@ -360,6 +409,12 @@ mod tests {
         cache.keep_first_offer("e", first(1, false, 2_000));
         assert!(cache.first_offer("d6", 2, false).is_some());
         assert!(cache.first_offer("d7", 1, false).is_none());
+        // A reader's offer counts in the same tenth: the oldest listed goes (d8's).
+        cache.keep_first_offer("e", first(1, true, 2_000));
+        assert!(cache.first_offer("e", 1, true).is_some());
+        assert!(cache.first_offer("e", 1, false).is_some());
+        assert!(cache.first_offer("d8", 1, false).is_none());
+        assert!(cache.offer_bytes <= 10_000);
         // Too big for the tenth: not kept.
         cache.keep_first_offer("big", first(1, false, 20_000));
         assert!(cache.first_offer("big", 1, false).is_none());

@@ -1,7 +1,7 @@
 //! Counters for `/metrics` in the Prometheus text format: requests by route and status, errors
-//! by code, sync rounds and items by code, bytes in and out, documents loaded, attachment
-//! chunks received and refused, attachment bytes received and served, database commits (each
-//! one sync to disk). Counts only.
+//! by code, sync rounds and items by code, bytes in and out, documents loaded, first offers made
+//! and reused, attachment chunks received and refused, attachment bytes received and served,
+//! database commits (each one sync to disk). Counts only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,6 +22,8 @@ pub struct Metrics {
     attachment_chunks_refused: AtomicU64,
     attachment_bytes_received: AtomicU64,
     attachment_bytes_served: AtomicU64,
+    first_offers_made: AtomicU64,
+    first_offers_kept: AtomicU64,
     /// The database's own count (see `Db::commits`).
     db_commits: Arc<AtomicU64>,
 }
@@ -67,6 +69,15 @@ impl Metrics {
         if loaded {
             self.documents_loaded.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Counts first offers (a document's message to a device that holds none of it) made
+    /// for a request, and those it reused from an earlier device.
+    pub fn first_offers(&self, made: usize, kept: usize) {
+        self.first_offers_made
+            .fetch_add(made as u64, Ordering::Relaxed);
+        self.first_offers_kept
+            .fetch_add(kept as u64, Ordering::Relaxed);
     }
 
     /// Counts one attachment chunk stored, with its size.
@@ -118,6 +129,11 @@ impl Metrics {
             ("tidemark_sync_bytes_in_total", &self.bytes_in),
             ("tidemark_sync_bytes_out_total", &self.bytes_out),
             ("tidemark_documents_loaded_total", &self.documents_loaded),
+            ("tidemark_first_offers_made_total", &self.first_offers_made),
+            (
+                "tidemark_first_offers_reused_total",
+                &self.first_offers_kept,
+            ),
             (
                 "tidemark_attachment_chunks_received_total",
                 &self.attachment_chunks_received,

@@ -25,7 +25,8 @@ use super::sync::{envelope_error, framed_with, run_items, session_name, sync_res
 use super::{body, exchange, keyframe, AppState, Authed};
 use crate::db::{Db, Device};
 use crate::error::AppError;
-use crate::sync::{offer, ItemStatus, Memory};
+use crate::metrics::Metrics;
+use crate::sync::{offer, ItemStatus, Memory, Origin};
 
 /// Most bytes of offered messages in one answer; documents past it are listed in the feed
 /// page without a message and the device asks for them the usual way.
@@ -79,9 +80,11 @@ struct SessionStatus {
 }
 
 /// The feed page `ask` reads, and the relay's first message for each of its documents the
-/// device did not send a message about (`asked`), within the device's byte budget.
+/// device did not send a message about (`asked`), within the device's byte budget; first
+/// offers made and reused are counted in `metrics`.
 fn feed_with_offers(
     db: &Db,
+    metrics: &Metrics,
     memory: &mut Memory<'_>,
     device: &Device,
     ask: &FeedAsk,
@@ -104,17 +107,23 @@ fn feed_with_offers(
     page.documents.retain(|d| !accepted.contains(d.id.as_str()));
     let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
     let mut offers = Vec::new();
+    let (mut made, mut kept) = (0, 0);
     for doc in &page.documents {
         if budget == 0 || asked.contains(&doc.id) {
             continue;
         }
         match offer(db, memory, device, &doc.id, doc.access) {
-            Ok(Some((message, signatures))) => {
-                budget = budget.saturating_sub(message.len());
+            Ok(Some(o)) => {
+                match o.origin {
+                    Origin::Made => made += 1,
+                    Origin::Kept => kept += 1,
+                    Origin::Own => {}
+                }
+                budget = budget.saturating_sub(o.message.len());
                 offers.push(DocMessage {
                     doc_id: doc.id.clone(),
-                    message,
-                    signatures,
+                    message: o.message,
+                    signatures: o.signatures,
                 });
             }
             Ok(None) => {}
@@ -122,6 +131,7 @@ fn feed_with_offers(
             Err(e) => tracing::warn!(doc = %doc.id, code = e.0, "no offer for a feed document"),
         }
     }
+    metrics.first_offers(made, kept);
     Ok((page, offers))
 }
 
@@ -199,8 +209,15 @@ async fn run(
                                 .filter(|s| s.code == "ok")
                                 .map(|s| s.doc_id.as_str())
                                 .collect();
-                            let (page, offers) =
-                                feed_with_offers(db, memory, &device, &ask, &asked, &accepted)?;
+                            let (page, offers) = feed_with_offers(
+                                db,
+                                shared.metrics(),
+                                memory,
+                                &device,
+                                &ask,
+                                &asked,
+                                &accepted,
+                            )?;
                             let offered = offers.len();
                             replies.extend(offers);
                             (Some(page), offered)

@@ -13,7 +13,7 @@ mod storage;
 
 use authors::waits_only_on_held;
 pub(crate) use authors::{check_authors, new_changes, set_aside, NewChange, Via};
-pub(crate) use offer::offer;
+pub(crate) use offer::{offer, Origin};
 pub(crate) use storage::{chunk_for, hex_heads, take_doc};
 
 use automerge::sync::{Capability, Message, State, SyncDoc};

@@ -10,8 +10,23 @@ use crate::signing::signatures_to_send;
 use tidemark_sync_protocol::presume::presume_shared;
 use tidemark_sync_protocol::ChangeSignature;
 
-/// An offered message (encoded) and the signatures of its changes.
-pub(crate) type Offer = (Vec<u8>, Vec<ChangeSignature>);
+/// An offered message (encoded), the signatures of its changes, and how it was come by.
+pub(crate) struct Offer {
+    pub message: Vec<u8>,
+    pub signatures: Vec<ChangeSignature>,
+    pub origin: Origin,
+}
+
+/// Where an offer's message came from (counted in `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A first offer kept from an earlier device of the same kind (writer or reader).
+    Kept,
+    /// A first offer made now, and kept for the next such device.
+    Made,
+    /// Made for this device from the state the relay holds for it.
+    Own,
+}
 
 /// The relay's first message of a session for a document the device has not spoken about yet:
 /// every change after the heads the relay last knew the device to share (its persisted sync
@@ -45,7 +60,11 @@ pub(crate) fn offer(
             let (message, state) = (kept.message.clone(), kept.state.clone());
             let signatures = signatures_to_send(db, &kept.sent)?;
             memory.sessions.put(doc_id, &device.id, session, state, now);
-            return Ok(Some((message, signatures)));
+            return Ok(Some(Offer {
+                message,
+                signatures,
+                origin: Origin::Kept,
+            }));
         }
     }
     let taken = take_doc_at(db, memory.docs, doc_id, version)?;
@@ -80,5 +99,10 @@ pub(crate) fn offer(
     }
     memory.docs.put(doc_id, doc, stored, version, now);
     memory.sessions.put(doc_id, &device.id, session, state, now);
-    Ok(message.map(|m| (m, signatures)))
+    let origin = if first { Origin::Made } else { Origin::Own };
+    Ok(message.map(|message| Offer {
+        message,
+        signatures,
+        origin,
+    }))
 }

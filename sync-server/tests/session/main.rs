@@ -285,6 +285,56 @@ async fn devices_new_to_a_record_get_the_same_first_offer_until_it_changes() {
 }
 
 #[tokio::test]
+async fn writers_and_readers_new_to_a_record_take_turns_and_each_kind_is_made_once() {
+    let relay = province().await;
+    let mut tt = relay.device("TT").await;
+    let id = "patrol:TT:20260304:01";
+    tt.local(id, vietnamese_doc_text());
+    let message = push_message(&mut tt, id);
+    let (status, _) = session(
+        &tt,
+        "s-tt",
+        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
+        vec![DocMessage::new(id, message)],
+    )
+    .await;
+    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    let made = metric(&relay, "tidemark_first_offers_made_total").await;
+    let reused = metric(&relay, "tidemark_first_offers_reused_total").await;
+
+    // The station's other devices may write it; headquarters' only read it. They come in turns,
+    // as they do in a burst: writer, reader, writer, reader, writer.
+    let mut offers = Vec::new();
+    for (k, unit) in ["TT", "HQ", "TT", "HQ", "TT"].into_iter().enumerate() {
+        let device = relay.device(unit).await;
+        offers.push((unit, first_offer(&device, &format!("s-{k}")).await));
+    }
+    let tt_heads = tt.docs.get_mut(id).unwrap().get_heads();
+    for (unit, offer) in &offers {
+        let mut doc = apply_offer(offer);
+        assert_eq!(notes(&doc), vietnamese_doc_text(), "{unit}");
+        assert_eq!(doc.get_heads(), tt_heads, "{unit}");
+    }
+    assert_ne!(
+        offers[0].1, offers[1].1,
+        "a reader's message differs from a writer's"
+    );
+    assert_eq!(offers[0].1, offers[2].1);
+    assert_eq!(offers[0].1, offers[4].1);
+    assert_eq!(offers[1].1, offers[3].1);
+    // One made for each kind; the other three reused. With one offer kept per record, each
+    // kind pushed the other out and all five were made.
+    assert_eq!(
+        metric(&relay, "tidemark_first_offers_made_total").await - made,
+        2
+    );
+    assert_eq!(
+        metric(&relay, "tidemark_first_offers_reused_total").await - reused,
+        3
+    );
+}
+
+#[tokio::test]
 async fn a_device_missing_a_few_changes_gets_them_as_changes_not_a_whole_save() {
     let relay = province().await;
     // Fixed actors and times: the same change hashes every run. With random ones the device's
