@@ -146,6 +146,17 @@ impl Relay {
             .1)
     }
 
+    /// The relay's unlabelled counters from its `/metrics`, asked directly (not through a
+    /// wire, so that the question is not in the figures).
+    pub async fn counters(&self) -> Result<std::collections::BTreeMap<String, f64>> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        Ok(counters(&text))
+    }
+
     /// The relay's process id when it runs as a child.
     pub fn pid(&self) -> Option<u32> {
         match &self.inner {
@@ -295,6 +306,17 @@ impl Wire {
         }
         got
     }
+}
+
+/// The counters without labels of a Prometheus text exposition, by name.
+pub fn counters(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.contains('{'))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// Exchanges grouped by request line: (request, count, bytes up, bytes down), in order of
@@ -457,4 +479,24 @@ pub async fn settle(devices: &[&Device], opts: &SyncOptions) -> Result<Vec<SyncR
         }
     }
     Ok(all)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::counters;
+
+    #[test]
+    fn counters_are_the_unlabelled_lines_of_an_exposition() {
+        let text = "# TYPE tidemark_requests_total counter\n\
+                    tidemark_requests_total{route=\"/v1/session\",status=\"200\"} 12\n\
+                    # TYPE tidemark_first_offers_made_total counter\n\
+                    tidemark_first_offers_made_total 7\n\
+                    tidemark_db_commits_total 1200\n\
+                    not a counter\n";
+        let c = counters(text);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c["tidemark_first_offers_made_total"], 7.0);
+        assert_eq!(c["tidemark_db_commits_total"], 1200.0);
+    }
 }

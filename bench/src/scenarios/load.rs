@@ -246,6 +246,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     out.metric("enrol_secs", started.elapsed().as_secs_f64());
 
     let relay_pid = relay.pid();
+    let counted = relay.counters().await?;
     let relay_before = proc_status_kb(relay_pid, "VmRSS");
     let relay_cpu = cpu_secs(relay_pid);
     let own_cpu = cpu_secs(None);
@@ -282,6 +283,11 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     let recorded = wire.proxy().take_exchanges();
     let exchanges: Vec<f64> = recorded.iter().map(|x| ms(x.took)).collect();
     let wave = first_wave(&recorded, n);
+    let counted = relay.counters().await?.into_iter().map(|(k, v)| {
+        let before = counted.get(&k).copied().unwrap_or(0.0);
+        (k, v - before)
+    });
+    let counted: std::collections::BTreeMap<String, f64> = counted.collect();
     let relay_peak = peak_rss(relay_pid);
     let relay_now = proc_status_kb(relay_pid, "VmRSS");
 
@@ -407,6 +413,29 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
             w.requests, w.arrival_ms, w.densest, w.drained_ms
         ));
     }
+    let count = |name: &str| counted.get(name).copied().unwrap_or(0.0);
+    let (made, reused) = (
+        count("tidemark_first_offers_made_total"),
+        count("tidemark_first_offers_reused_total"),
+    );
+    let (loaded, commits) = (
+        count("tidemark_documents_loaded_total"),
+        count("tidemark_db_commits_total"),
+    );
+    for (k, v) in [
+        ("relay_first_offers_made", made),
+        ("relay_first_offers_reused", reused),
+        ("relay_documents_loaded", loaded),
+        ("relay_commits", commits),
+    ] {
+        out.metric(k, v);
+    }
+    out.notes.push(format!(
+        "The relay during the load (its `/metrics`): {made:.0} first offers made and {reused:.0} \
+         reused (a record's message to a device that holds none of it, made once per stored \
+         version and kind of device, reader or writer), {loaded:.0} documents loaded from its \
+         database, {commits:.0} commits."
+    ));
     out.notes.push(match &split_note {
         Some(how) => format!(
             "CPUs split for the load ({how}), so that the simulated devices, which stand for \
