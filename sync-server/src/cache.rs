@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use automerge::sync::State;
-use automerge::{AutoCommit, ChangeHash, ReadDoc};
+use automerge::{AutoCommit, ReadDoc};
+use tidemark_sync_protocol::ChangeSignature;
 
 /// Loaded Automerge documents by id.
 #[derive(Debug)]
@@ -74,8 +75,12 @@ pub struct FirstOffer {
     pub message: Vec<u8>,
     /// The device's sync state once the message is sent.
     pub state: State,
-    /// The changes it carries.
-    pub sent: Vec<ChangeHash>,
+    /// The signatures of the changes it carries. The relay stores a change's signatures only
+    /// in the transaction that brings the change into the document (a held change's signature
+    /// is stored, but not the change), so they cannot grow while the stored version stands;
+    /// kept here, they are not read again for every device (a statement per offer, 2.4 % of
+    /// the relay's CPU in S5's first wave).
+    pub signatures: Vec<ChangeSignature>,
     /// When it was made.
     made: Instant,
 }
@@ -87,21 +92,24 @@ impl FirstOffer {
         read_only: bool,
         message: Vec<u8>,
         state: State,
-        sent: Vec<ChangeHash>,
+        signatures: Vec<ChangeSignature>,
     ) -> FirstOffer {
         FirstOffer {
             version,
             read_only,
             message,
             state,
-            sent,
+            signatures,
             made: Instant::now(),
         }
     }
 
     fn cost(&self) -> usize {
-        // The message, the state's hashes (heads, sent) and the entry itself.
-        self.message.len() + 32 * (self.sent.len() * 2 + self.state.last_sent_heads.len()) + 256
+        // The message, the state's hashes (heads, sent), the signatures and the entry itself.
+        self.message.len()
+            + 32 * (self.state.sent_hashes.len() + self.state.last_sent_heads.len())
+            + std::mem::size_of::<ChangeSignature>() * self.signatures.len()
+            + 256
     }
 }
 

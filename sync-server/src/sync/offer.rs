@@ -58,7 +58,7 @@ pub(crate) fn offer(
     if first {
         if let Some(kept) = memory.docs.first_offer(doc_id, version, read_only) {
             let (message, state) = (kept.message.clone(), kept.state.clone());
-            let signatures = signatures_to_send(db, &kept.sent)?;
+            let signatures = kept.signatures.clone();
             memory.sessions.put(doc_id, &device.id, session, state, now);
             return Ok(Some(Offer {
                 message,
@@ -94,7 +94,13 @@ pub(crate) fn offer(
     let signatures = signatures_to_send(db, &sent)?;
     let message = message.map(|m| m.encode());
     if let (true, Some(m)) = (first, &message) {
-        let kept = FirstOffer::new(version, read_only, m.clone(), state.clone(), sent);
+        let kept = FirstOffer::new(
+            version,
+            read_only,
+            m.clone(),
+            state.clone(),
+            signatures.clone(),
+        );
         memory.docs.keep_first_offer(doc_id, kept);
     }
     memory.docs.put(doc_id, doc, stored, version, now);

@@ -16,6 +16,8 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ReadDoc, TextEncoding, ROOT};
 use common::{metric, province, vietnamese_doc_text, Peer};
 use tidemark_sync_protocol::presume::{presume_shared, WHOLE_FROM};
+use tidemark_sync_protocol::signature::verify;
+use tidemark_sync_protocol::SigningKey;
 use tidemark_sync_protocol::{decode_response, encode_session, DocMessage, Envelope, Limits};
 
 /// Posts a session request; returns the status JSON and the envelope of replies and offers.
@@ -332,6 +334,61 @@ async fn writers_and_readers_new_to_a_record_take_turns_and_each_kind_is_made_on
         metric(&relay, "tidemark_first_offers_reused_total").await - reused,
         3
     );
+}
+
+#[tokio::test]
+async fn a_kept_first_offer_brings_its_changes_signatures_to_every_device() {
+    let relay = province().await;
+    let mut tt = relay.signed_device("TT").await;
+    let id = "patrol:TT:20260305:01";
+    tt.local(id, vietnamese_doc_text());
+    let doc = tt.docs.get_mut(id).unwrap();
+    let (_, text) = doc.get(ROOT, "notes").unwrap().unwrap();
+    doc.splice_text(&text, 0, 0, "Đã kiểm tra: ").unwrap();
+    doc.commit();
+    let hashes: Vec<[u8; 32]> = doc.get_changes(&[]).iter().map(|c| c.hash().0).collect();
+    assert_eq!(hashes.len(), 2);
+    let signer = SigningKey::from_seed(&tt.signer.as_ref().unwrap().seed());
+    let mut push = DocMessage::new(id, push_message(&mut tt, id));
+    push.signatures = hashes.iter().map(|h| signer.sign(h)).collect();
+    let (status, _) = session(
+        &tt,
+        "s-tt",
+        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
+        vec![push],
+    )
+    .await;
+    assert_eq!(status["items"][0]["accepted"], 2, "{status}");
+
+    // Three readers new to the record: the first offer is made for the first and kept for the
+    // others, and each gets both signatures with it, valid under the station device's key.
+    let made = metric(&relay, "tidemark_first_offers_made_total").await;
+    let mut got = Vec::new();
+    for k in 0..3 {
+        let hq = relay.device("HQ").await;
+        let (status, offers) = session(
+            &hq,
+            &format!("s-hq{k}"),
+            serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(status["offered"], 1, "{status}");
+        let mut sigs = offers.items[0].signatures.clone();
+        sigs.sort_by_key(|s| s.hash);
+        got.push(sigs);
+    }
+    assert_eq!(
+        metric(&relay, "tidemark_first_offers_made_total").await - made,
+        1
+    );
+    let mut want: Vec<[u8; 32]> = hashes.clone();
+    want.sort();
+    for sigs in &got {
+        assert_eq!(sigs.iter().map(|s| s.hash).collect::<Vec<_>>(), want);
+        assert!(sigs.iter().all(|s| verify(&signer.public(), s)));
+    }
+    assert_eq!(got[0], got[2]);
 }
 
 #[tokio::test]
