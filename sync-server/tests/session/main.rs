@@ -14,7 +14,7 @@ mod wire;
 use automerge::sync::{Message, MessageVersion, State, SyncDoc};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ReadDoc, TextEncoding, ROOT};
-use common::{metric, province, vietnamese_doc_text, Peer};
+use common::{metric, province, vietnamese_doc_text, Peer, Relay};
 use tidemark_sync_protocol::presume::{presume_shared, WHOLE_FROM};
 use tidemark_sync_protocol::signature::verify;
 use tidemark_sync_protocol::SigningKey;
@@ -226,6 +226,23 @@ async fn first_offer(hq: &Peer, name: &str) -> Vec<u8> {
     offers.items[0].message.clone()
 }
 
+/// A station device that made record `id` (Vietnamese notes) and pushed it whole, creating it
+/// at the relay, in one session request.
+async fn station_with_record(relay: &Relay, id: &str) -> Peer {
+    let mut tt = relay.device("TT").await;
+    tt.local(id, vietnamese_doc_text());
+    let message = push_message(&mut tt, id);
+    let (status, _) = session(
+        &tt,
+        &format!("s-create-{id}"),
+        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
+        vec![DocMessage::new(id, message)],
+    )
+    .await;
+    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    tt
+}
+
 /// The document an offer brings to a device that had none of it.
 fn apply_offer(offer: &[u8]) -> AutoCommit {
     let mut doc = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit);
@@ -238,18 +255,8 @@ fn apply_offer(offer: &[u8]) -> AutoCommit {
 #[tokio::test]
 async fn devices_new_to_a_record_get_the_same_first_offer_until_it_changes() {
     let relay = province().await;
-    let mut tt = relay.device("TT").await;
     let id = "patrol:TT:20260303:01";
-    tt.local(id, vietnamese_doc_text());
-    let message = push_message(&mut tt, id);
-    let (status, _) = session(
-        &tt,
-        "s-tt-1",
-        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
-        vec![DocMessage::new(id, message)],
-    )
-    .await;
-    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    let mut tt = station_with_record(&relay, id).await;
 
     // Two HQ devices that hold nothing of it get the same message (the second one kept from
     // the first), and each brings the whole record.
@@ -289,18 +296,8 @@ async fn devices_new_to_a_record_get_the_same_first_offer_until_it_changes() {
 #[tokio::test]
 async fn writers_and_readers_new_to_a_record_take_turns_and_each_kind_is_made_once() {
     let relay = province().await;
-    let mut tt = relay.device("TT").await;
     let id = "patrol:TT:20260304:01";
-    tt.local(id, vietnamese_doc_text());
-    let message = push_message(&mut tt, id);
-    let (status, _) = session(
-        &tt,
-        "s-tt",
-        serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
-        vec![DocMessage::new(id, message)],
-    )
-    .await;
-    assert_eq!(status["items"][0]["code"], "ok", "{status}");
+    let mut tt = station_with_record(&relay, id).await;
     let made = metric(&relay, "tidemark_first_offers_made_total").await;
     let reused = metric(&relay, "tidemark_first_offers_reused_total").await;
 
