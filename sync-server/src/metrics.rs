@@ -23,7 +23,7 @@ pub struct Metrics {
     attachment_bytes_received: AtomicU64,
     attachment_bytes_served: AtomicU64,
     first_offers_made: AtomicU64,
-    first_offers_kept: AtomicU64,
+    first_offers_reused: AtomicU64,
     /// The database's own count (see `Db::commits`).
     db_commits: Arc<AtomicU64>,
 }
@@ -73,11 +73,11 @@ impl Metrics {
 
     /// Counts first offers (a document's message to a device that holds none of it) made
     /// for a request, and those it reused from an earlier device.
-    pub fn first_offers(&self, made: usize, kept: usize) {
+    pub fn first_offers(&self, made: usize, reused: usize) {
         self.first_offers_made
             .fetch_add(made as u64, Ordering::Relaxed);
-        self.first_offers_kept
-            .fetch_add(kept as u64, Ordering::Relaxed);
+        self.first_offers_reused
+            .fetch_add(reused as u64, Ordering::Relaxed);
     }
 
     /// Counts one attachment chunk stored, with its size.
@@ -132,7 +132,7 @@ impl Metrics {
             ("tidemark_first_offers_made_total", &self.first_offers_made),
             (
                 "tidemark_first_offers_reused_total",
-                &self.first_offers_kept,
+                &self.first_offers_reused,
             ),
             (
                 "tidemark_attachment_chunks_received_total",

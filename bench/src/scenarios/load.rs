@@ -246,7 +246,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     out.metric("enrol_secs", started.elapsed().as_secs_f64());
 
     let relay_pid = relay.pid();
-    let counted = relay.counters().await?;
+    let counted_before = relay.counters().await?;
     let relay_before = proc_status_kb(relay_pid, "VmRSS");
     let relay_cpu = cpu_secs(relay_pid);
     let own_cpu = cpu_secs(None);
@@ -283,11 +283,15 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     let recorded = wire.proxy().take_exchanges();
     let exchanges: Vec<f64> = recorded.iter().map(|x| ms(x.took)).collect();
     let wave = first_wave(&recorded, n);
-    let counted = relay.counters().await?.into_iter().map(|(k, v)| {
-        let before = counted.get(&k).copied().unwrap_or(0.0);
-        (k, v - before)
-    });
-    let counted: std::collections::BTreeMap<String, f64> = counted.collect();
+    let counted: std::collections::BTreeMap<String, f64> = relay
+        .counters()
+        .await?
+        .into_iter()
+        .map(|(k, v)| {
+            let before = counted_before.get(&k).copied().unwrap_or(0.0);
+            (k, v - before)
+        })
+        .collect();
     let relay_peak = peak_rss(relay_pid);
     let relay_now = proc_status_kb(relay_pid, "VmRSS");
 

@@ -107,7 +107,7 @@ fn feed_with_offers(
     page.documents.retain(|d| !accepted.contains(d.id.as_str()));
     let mut budget = ask.max_bytes.unwrap_or(OFFER_BYTES).min(OFFER_BYTES);
     let mut offers = Vec::new();
-    let (mut made, mut kept) = (0, 0);
+    let (mut made, mut reused) = (0, 0);
     for doc in &page.documents {
         if budget == 0 || asked.contains(&doc.id) {
             continue;
@@ -116,7 +116,7 @@ fn feed_with_offers(
             Ok(Some(o)) => {
                 match o.origin {
                     Origin::Made => made += 1,
-                    Origin::Kept => kept += 1,
+                    Origin::Reused => reused += 1,
                     Origin::Own => {}
                 }
                 budget = budget.saturating_sub(o.message.len());
@@ -131,7 +131,7 @@ fn feed_with_offers(
             Err(e) => tracing::warn!(doc = %doc.id, code = e.0, "no offer for a feed document"),
         }
     }
-    metrics.first_offers(made, kept);
+    metrics.first_offers(made, reused);
     Ok((page, offers))
 }
 

@@ -20,8 +20,8 @@ pub(crate) struct Offer {
 /// Where an offer's message came from (counted in `/metrics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
-    /// A first offer kept from an earlier device of the same kind (writer or reader).
-    Kept,
+    /// A first offer kept from an earlier device of the same kind (writer or reader), reused.
+    Reused,
     /// A first offer made now, and kept for the next such device.
     Made,
     /// Made for this device from the state the relay holds for it.
@@ -63,7 +63,7 @@ pub(crate) fn offer(
             return Ok(Some(Offer {
                 message,
                 signatures,
-                origin: Origin::Kept,
+                origin: Origin::Reused,
             }));
         }
     }
