@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use automerge::sync::State;
+use automerge::ChangeHash;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State as AxumState;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::handlers::CreateDocument;
 use super::{body, AppState, Authed};
-use crate::db::{Access, Db, Device, NewDocument};
+use crate::db::{Access, Db, Device, NewDocument, SyncAck};
 use crate::error::AppError;
 
 /// Most documents in one batch request.
@@ -167,6 +168,8 @@ pub(super) fn receipts_for(
     ids: Vec<String>,
 ) -> Result<Vec<DocReceipt>, AppError> {
     let mut roots: HashMap<String, bool> = HashMap::new();
+    // Read once, the first time a document has acknowledgements (see `Db::sync_acks`).
+    let mut units_of: Option<HashMap<String, String>> = None;
     let mut out = Vec::new();
     for id in ids {
         let Some(meta) = db.doc_meta(&id)? else {
@@ -175,57 +178,163 @@ pub(super) fn receipts_for(
         if db.access(&device.unit, &meta)? == Access::None {
             continue;
         }
-        let units = unit_receipts(db, &id, &device.id, &mut roots)?;
+        let acks = db.sync_acks(&id)?;
+        let units = if acks.is_empty() {
+            Vec::new()
+        } else {
+            let units_of = match &mut units_of {
+                Some(m) => m,
+                None => units_of.insert(db.device_units()?),
+            };
+            let mut units = Vec::new();
+            for (unit, devices) in by_unit(acks, units_of, &device.id) {
+                let root = match roots.get(&unit) {
+                    Some(r) => *r,
+                    None => {
+                        let r = db.unit_parent(&unit)?.is_none();
+                        roots.insert(unit.clone(), r);
+                        r
+                    }
+                };
+                units.push(UnitReceipt {
+                    unit,
+                    root,
+                    devices,
+                });
+            }
+            units
+        };
         out.push(DocReceipt { id, units });
     }
     Ok(out)
 }
 
-/// Every unit with a persisted sync state for `doc_id` by a device other than `caller`, with
-/// the distinct heads its devices acknowledged.
-fn unit_receipts(
-    db: &Db,
-    doc_id: &str,
+/// One device's acknowledgement, its heads still binary (sorted) until it is kept.
+struct Acknowledged {
+    device_id: String,
+    heads: Vec<ChangeHash>,
+    at: Option<i64>,
+}
+
+/// The acknowledgements of one document by devices other than `caller`, grouped by unit (in
+/// unit order, each unit's devices in id order): one entry per distinct set of heads in a unit,
+/// from the device that acknowledged it last. A device whose unit is unknown is left out.
+fn by_unit(
+    acks: Vec<SyncAck>,
+    units_of: &HashMap<String, String>,
     caller: &str,
-    roots: &mut HashMap<String, bool>,
-) -> Result<Vec<UnitReceipt>, AppError> {
-    let mut units: Vec<UnitReceipt> = Vec::new();
-    for ack in db.sync_acks(doc_id)? {
-        if ack.device_id == caller {
-            continue;
-        }
+) -> Vec<(String, Vec<DeviceReceipt>)> {
+    let mut acks: Vec<(&str, SyncAck)> = acks
+        .into_iter()
+        .filter(|a| a.device_id != caller)
+        .filter_map(|a| Some((units_of.get(&a.device_id)?.as_str(), a)))
+        .collect();
+    acks.sort_by(|(u1, a1), (u2, a2)| u1.cmp(u2).then_with(|| a1.device_id.cmp(&a2.device_id)));
+    let mut units: Vec<(&str, Vec<Acknowledged>)> = Vec::new();
+    for (unit, ack) in acks {
         // A state that does not decode acknowledges nothing.
-        let mut heads: Vec<String> = State::decode(&ack.state)
-            .map(|s| s.shared_heads.iter().map(|h| h.to_string()).collect())
+        let mut heads = State::decode(&ack.state)
+            .map(|s| s.shared_heads)
             .unwrap_or_default();
         heads.sort();
-        let entry = DeviceReceipt {
+        let entry = Acknowledged {
             device_id: ack.device_id,
             heads,
             at: ack.updated_at,
         };
-        if let Some(last) = units.last_mut().filter(|u| u.unit == ack.unit) {
-            match last.devices.iter_mut().find(|d| d.heads == entry.heads) {
+        match units.last_mut().filter(|(u, _)| *u == unit) {
+            Some((_, devices)) => match devices.iter_mut().find(|d| d.heads == entry.heads) {
                 // The same state again: keep the latest acknowledgement only.
                 Some(same) if same.at < entry.at => *same = entry,
                 Some(_) => {}
-                None => last.devices.push(entry),
-            }
-            continue;
+                None => devices.push(entry),
+            },
+            None => units.push((unit, vec![entry])),
         }
-        let root = match roots.get(&ack.unit) {
-            Some(r) => *r,
-            None => {
-                let r = db.unit_parent(&ack.unit)?.is_none();
-                roots.insert(ack.unit.clone(), r);
-                r
-            }
-        };
-        units.push(UnitReceipt {
-            unit: ack.unit,
-            root,
-            devices: vec![entry],
-        });
     }
-    Ok(units)
+    // Hex only for what is sent (sorted bytes are sorted hex).
+    units
+        .into_iter()
+        .map(|(unit, devices)| {
+            let devices = devices
+                .into_iter()
+                .map(|d| DeviceReceipt {
+                    device_id: d.device_id,
+                    heads: d.heads.iter().map(ToString::to_string).collect(),
+                    at: d.at,
+                })
+                .collect();
+            (unit.to_string(), devices)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn state(heads: &[u8]) -> Vec<u8> {
+        let mut s = State::new();
+        s.shared_heads = heads.iter().map(|&b| ChangeHash([b; 32])).collect();
+        s.encode()
+    }
+
+    fn ack(device: &str, heads: &[u8], at: i64) -> SyncAck {
+        SyncAck {
+            device_id: device.into(),
+            state: state(heads),
+            updated_at: Some(at),
+        }
+    }
+
+    #[test]
+    fn acknowledgements_group_by_unit_one_entry_per_distinct_heads_the_latest_kept() {
+        let units_of: HashMap<String, String> = [
+            ("hq-1", "HQ"),
+            ("tt-1", "Đồn Tân Thành"),
+            ("tt-2", "Đồn Tân Thành"),
+            ("tt-3", "Đồn Tân Thành"),
+            ("tt-me", "Đồn Tân Thành"),
+        ]
+        .into_iter()
+        .map(|(d, u)| (d.to_string(), u.to_string()))
+        .collect();
+        let acks = vec![
+            // Read by device id, as the database gives them; a device of no known unit and the
+            // caller itself are left out.
+            ack("hq-1", &[0x01, 0xab], 50),
+            ack("stranger", &[0x01], 60),
+            ack("tt-1", &[0x01], 10),
+            ack("tt-2", &[0x02], 20),
+            ack("tt-3", &[0x01], 30),
+            ack("tt-me", &[0x03], 40),
+            SyncAck {
+                device_id: "tt-2".into(),
+                state: b"not a state".to_vec(),
+                updated_at: None,
+            },
+        ];
+        let grouped = by_unit(acks, &units_of, "tt-me");
+        let hex = |b: u8| format!("{b:02x}").repeat(32);
+        let units: Vec<&str> = grouped.iter().map(|(u, _)| u.as_str()).collect();
+        assert_eq!(units, ["HQ", "Đồn Tân Thành"], "in unit order");
+        // Heads in order, as hex.
+        assert_eq!(grouped[0].1[0].heads, [hex(0x01), hex(0xab)]);
+        let station: Vec<(&str, Vec<String>, Option<i64>)> = grouped[1]
+            .1
+            .iter()
+            .map(|d| (d.device_id.as_str(), d.heads.clone(), d.at))
+            .collect();
+        assert_eq!(
+            station,
+            [
+                // tt-1 and tt-3 acknowledged the same heads: the later one stands for both.
+                ("tt-3", vec![hex(0x01)], Some(30)),
+                ("tt-2", vec![hex(0x02)], Some(20)),
+                // A state that does not decode acknowledges nothing.
+                ("tt-2", vec![], None),
+            ]
+        );
+    }
 }
