@@ -1,7 +1,7 @@
 //! Stored changes and what points at them: chunks, per-(document, device) sync states, the
 //! change feed, and the writes of a sync item or a bundle import (each one transaction).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -75,7 +75,7 @@ pub struct FeedEntry {
 /// A device's persisted sync state for a document: what the relay knows it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncAck {
-    /// The device (its unit: [`Db::device_units`]).
+    /// The device (its unit: [`Db::device_unit`]).
     pub device_id: String,
     /// The encoded `automerge::sync::State`.
     pub state: Vec<u8>,
@@ -126,8 +126,8 @@ impl Db {
     }
 
     /// Every device's persisted sync state for a document, by device. Without the devices'
-    /// units: a reader of many documents reads those once ([`Db::device_units`]) rather than
-    /// joining every state to its device, whose row lookups were most of the cost of receipts
+    /// units: a reader of many documents looks each device up once ([`Db::device_unit`]) rather
+    /// than joining every state to its device, whose row lookups were most of the cost of receipts
     /// (10 % of the relay's CPU in S5, where each station device asks about every record still
     /// awaiting headquarters' receipt).
     pub fn sync_acks(&self, doc_id: &str) -> Result<Vec<SyncAck>, AppError> {
@@ -145,12 +145,14 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every device's unit, by device id, revoked devices included (what they acknowledged
-    /// before still counts).
-    pub fn device_units(&self) -> Result<HashMap<String, String>, AppError> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, unit FROM devices")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// A device's unit, revoked devices included (what they acknowledged before still counts);
+    /// `None` for an id the relay does not know.
+    pub fn device_unit(&self, device_id: &str) -> Result<Option<String>, AppError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT unit FROM devices WHERE id = ?1")?
+            .query_row([device_id], |r| r.get(0))
+            .optional()?)
     }
 
     /// Persists one accepted sync item: chunk, feed row, attachment references and sync state

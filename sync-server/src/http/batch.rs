@@ -1,7 +1,7 @@
 //! Endpoints over many documents at once: `POST /v1/documents/batch` (create up to 1000 in
 //! one transaction) and `POST /v1/receipts` (which devices of which units hold which heads).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::sync::State;
 use automerge::ChangeHash;
@@ -168,8 +168,10 @@ pub(super) fn receipts_for(
     ids: Vec<String>,
 ) -> Result<Vec<DocReceipt>, AppError> {
     let mut roots: HashMap<String, bool> = HashMap::new();
-    // Read once, the first time a document has acknowledgements (see `Db::sync_acks`).
-    let mut units_of: Option<HashMap<String, String>> = None;
+    // Each acknowledging device's unit, looked up the first time it appears: the devices that
+    // acknowledge these documents, not every device enrolled.
+    let mut units_of: HashMap<String, String> = HashMap::new();
+    let mut unknown: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     for id in ids {
         let Some(meta) = db.doc_meta(&id)? else {
@@ -179,31 +181,35 @@ pub(super) fn receipts_for(
             continue;
         }
         let acks = db.sync_acks(&id)?;
-        let units = if acks.is_empty() {
-            Vec::new()
-        } else {
-            let units_of = match &mut units_of {
-                Some(m) => m,
-                None => units_of.insert(db.device_units()?),
-            };
-            let mut units = Vec::new();
-            for (unit, devices) in by_unit(acks, units_of, &device.id) {
-                let root = match roots.get(&unit) {
-                    Some(r) => *r,
-                    None => {
-                        let r = db.unit_parent(&unit)?.is_none();
-                        roots.insert(unit.clone(), r);
-                        r
-                    }
-                };
-                units.push(UnitReceipt {
-                    unit,
-                    root,
-                    devices,
-                });
+        for ack in &acks {
+            if units_of.contains_key(&ack.device_id) || unknown.contains(&ack.device_id) {
+                continue;
             }
-            units
-        };
+            match db.device_unit(&ack.device_id)? {
+                Some(unit) => {
+                    units_of.insert(ack.device_id.clone(), unit);
+                }
+                None => {
+                    unknown.insert(ack.device_id.clone());
+                }
+            }
+        }
+        let mut units = Vec::new();
+        for (unit, devices) in by_unit(acks, &units_of, &device.id) {
+            let root = match roots.get(&unit) {
+                Some(r) => *r,
+                None => {
+                    let r = db.unit_parent(&unit)?.is_none();
+                    roots.insert(unit.clone(), r);
+                    r
+                }
+            };
+            units.push(UnitReceipt {
+                unit,
+                root,
+                devices,
+            });
+        }
         out.push(DocReceipt { id, units });
     }
     Ok(out)
