@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The relay's counters, shared by all handlers.
 #[derive(Debug, Default)]
@@ -24,8 +25,57 @@ pub struct Metrics {
     attachment_bytes_served: AtomicU64,
     first_offers_made: AtomicU64,
     first_offers_reused: AtomicU64,
-    /// The database's own count (see `Db::commits`).
-    db_commits: Arc<AtomicU64>,
+    /// The database's own count and times (see `Db::commits`).
+    db_commits: Arc<CommitTimes>,
+}
+
+/// The upper bounds (seconds) of [`CommitTimes`]' buckets. A commit syncs to disk: well under a
+/// millisecond on a quiet SSD, and every request that needs the database waits behind a slow one.
+pub const COMMIT_BUCKETS: [f64; 6] = [0.001, 0.005, 0.02, 0.05, 0.2, 1.0];
+
+/// How long the database's commits took, as a Prometheus histogram: written by the database,
+/// read for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CommitTimes {
+    count: AtomicU64,
+    micros: AtomicU64,
+    /// Commits by the first bucket that holds them (not cumulative; the last: over them all).
+    buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
+}
+
+impl CommitTimes {
+    /// Counts one commit that took `took`.
+    pub fn record(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let bucket = COMMIT_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(COMMIT_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.micros.fetch_add(micros, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Commits so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The histogram in the Prometheus text format (`name_bucket`, `name_sum`, `name_count`).
+    fn render(&self, out: &mut String, name: &str) {
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut below = 0;
+        for (le, n) in COMMIT_BUCKETS.iter().zip(&self.buckets) {
+            below += n.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {below}");
+        }
+        let count = self.count();
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let secs = self.micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {secs}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
 }
 
 /// Marks a response with its error code so the metrics layer can count it.
@@ -40,7 +90,7 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
 
 impl Metrics {
     /// Counters that report `db_commits` as the database's commits.
-    pub fn with_db_commits(db_commits: Arc<AtomicU64>) -> Metrics {
+    pub fn with_db_commits(db_commits: Arc<CommitTimes>) -> Metrics {
         Metrics {
             db_commits,
             ..Metrics::default()
@@ -150,11 +200,48 @@ impl Metrics {
                 "tidemark_attachment_bytes_served_total",
                 &self.attachment_bytes_served,
             ),
-            ("tidemark_db_commits_total", &*self.db_commits),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
+        let _ = writeln!(out, "# TYPE tidemark_db_commits_total counter");
+        let _ = writeln!(out, "tidemark_db_commits_total {}", self.db_commits.count());
+        self.db_commits
+            .render(&mut out, "tidemark_db_commit_seconds");
         out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_times_render_as_a_cumulative_histogram() {
+        let times = Arc::new(CommitTimes::default());
+        for ms in [0, 1, 3, 30, 30, 150, 2_500] {
+            times.record(Duration::from_millis(ms));
+        }
+        let text = Metrics::with_db_commits(Arc::clone(&times)).render();
+        let line = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+                .to_string()
+        };
+        assert_eq!(line("tidemark_db_commits_total"), "7");
+        assert_eq!(line("tidemark_db_commit_seconds_count"), "7");
+        // A bound holds what took at most that long.
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"0.001\"}"), "2");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"0.005\"}"), "3");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"0.02\"}"), "3");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"0.05\"}"), "5");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"0.2\"}"), "6");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"1\"}"), "6");
+        assert_eq!(line("tidemark_db_commit_seconds_bucket{le=\"+Inf\"}"), "7");
+        let sum: f64 = line("tidemark_db_commit_seconds_sum").parse().unwrap();
+        assert!((sum - 2.714).abs() < 1e-9, "{sum}");
+        assert!(text.contains("# TYPE tidemark_db_commit_seconds histogram"));
     }
 }

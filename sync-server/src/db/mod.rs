@@ -11,13 +11,13 @@ mod schema;
 mod signatures;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::AppError;
+use crate::metrics::CommitTimes;
 
 pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
@@ -41,8 +41,8 @@ pub struct Db {
     conn: Connection,
     /// The key log, serialized as devices read it (see [`signatures::KeyMirror`]).
     keys: std::cell::RefCell<signatures::KeyMirror>,
-    /// Transactions committed so far (see [`Db::commits`]).
-    commits: Arc<AtomicU64>,
+    /// Transactions committed so far and how long they took (see [`Db::commits`]).
+    commits: Arc<CommitTimes>,
 }
 
 /// One write: a savepoint, committed by [`Write::commit`] and undone when dropped without it.
@@ -51,11 +51,11 @@ pub struct Db {
 pub(crate) struct Write<'a> {
     conn: &'a Connection,
     open: bool,
-    commits: &'a AtomicU64,
+    commits: &'a CommitTimes,
 }
 
 impl<'a> Write<'a> {
-    fn begin(conn: &'a Connection, commits: &'a AtomicU64) -> rusqlite::Result<Write<'a>> {
+    fn begin(conn: &'a Connection, commits: &'a CommitTimes) -> rusqlite::Result<Write<'a>> {
         conn.execute_batch("SAVEPOINT write")?;
         Ok(Write {
             conn,
@@ -67,13 +67,15 @@ impl<'a> Write<'a> {
     /// Keeps what was written (made durable now unless inside a batch).
     pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
         self.open = false;
+        let started = std::time::Instant::now();
         self.conn.execute_batch("RELEASE write").inspect_err(|_| {
             // A commit that failed (a full disk) leaves nothing half-done behind.
             undo(self.conn);
         })?;
-        // The outermost write ends the transaction: that is a commit, and a sync to disk.
+        // The outermost write ends the transaction: that is a commit, and a sync to disk, which
+        // every request that needs the database waits behind.
         if self.conn.is_autocommit() {
-            self.commits.fetch_add(1, Ordering::Relaxed);
+            self.commits.record(started.elapsed());
         }
         Ok(())
     }
@@ -112,9 +114,9 @@ impl Db {
         Write::begin(&self.conn, &self.commits)
     }
 
-    /// How many transactions the relay's writes have committed (each one sync to disk), shared
-    /// so that `/metrics` reads it without waiting for the database.
-    pub fn commits(&self) -> Arc<AtomicU64> {
+    /// The transactions the relay's writes have committed (each one sync to disk) and how long
+    /// each took, shared so that `/metrics` reads them without waiting for the database.
+    pub fn commits(&self) -> Arc<CommitTimes> {
         Arc::clone(&self.commits)
     }
 
@@ -348,7 +350,7 @@ mod tests {
     }
 
     fn commits(db: &Db) -> u64 {
-        db.commits().load(Ordering::Relaxed)
+        db.commits().count()
     }
 
     #[test]

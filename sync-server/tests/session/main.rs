@@ -196,6 +196,14 @@ async fn a_request_that_creates_and_pushes_commits_once() {
         metric(&relay, "tidemark_db_commits_total").await,
         before + 1
     );
+    // Each commit is timed: the histogram counts the same commits, every one within its
+    // unbounded bucket.
+    let timed = metric(&relay, "tidemark_db_commit_seconds_count").await;
+    assert_eq!(timed, before + 1);
+    assert_eq!(
+        metric(&relay, "tidemark_db_commit_seconds_bucket{le=\"+Inf\"}").await,
+        timed
+    );
 
     // Both are kept: a new HQ device is offered both whole.
     let hq = relay.device("HQ").await;
