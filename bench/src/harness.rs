@@ -308,12 +308,13 @@ impl Wire {
     }
 }
 
-/// The counters without labels of a Prometheus text exposition, by name.
+/// The samples of a Prometheus text exposition, by name, labels included as written
+/// (`tidemark_db_commit_seconds_bucket{le="0.05"}`).
 pub fn counters(text: &str) -> std::collections::BTreeMap<String, f64> {
     text.lines()
-        .filter(|l| !l.starts_with('#') && !l.contains('{'))
+        .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
-            let (name, value) = l.split_once(' ')?;
+            let (name, value) = l.rsplit_once(' ')?;
             Some((name.to_string(), value.trim().parse().ok()?))
         })
         .collect()
@@ -487,16 +488,24 @@ mod tests {
     use super::counters;
 
     #[test]
-    fn counters_are_the_unlabelled_lines_of_an_exposition() {
+    fn counters_are_the_samples_of_an_exposition_by_name_and_labels() {
         let text = "# TYPE tidemark_requests_total counter\n\
                     tidemark_requests_total{route=\"/v1/session\",status=\"200\"} 12\n\
                     # TYPE tidemark_first_offers_made_total counter\n\
                     tidemark_first_offers_made_total 7\n\
                     tidemark_db_commits_total 1200\n\
+                    tidemark_db_commit_seconds_bucket{le=\"0.05\"} 1197\n\
+                    tidemark_db_commit_seconds_sum 0.4375\n\
                     not a counter\n";
         let c = counters(text);
-        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c.len(), 5, "{c:?}");
         assert_eq!(c["tidemark_first_offers_made_total"], 7.0);
         assert_eq!(c["tidemark_db_commits_total"], 1200.0);
+        assert_eq!(
+            c["tidemark_requests_total{route=\"/v1/session\",status=\"200\"}"],
+            12.0
+        );
+        assert_eq!(c["tidemark_db_commit_seconds_bucket{le=\"0.05\"}"], 1197.0);
+        assert_eq!(c["tidemark_db_commit_seconds_sum"], 0.4375);
     }
 }
