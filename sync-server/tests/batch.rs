@@ -232,5 +232,33 @@ async fn receipts_show_acknowledged_heads_to_readers_only() {
         receipts(&kp, &[id]).await,
         serde_json::json!({"documents": []})
     );
+    // The station writes more; until HQ has it, HQ's receipt stays at the old heads (the relay
+    // keeps what it read between requests), and once HQ syncs it moves to the new ones.
+    tt.append(
+        id,
+        "Bổ sung: tàu cá đã rời vùng biển lúc 17 giờ, không có vi phạm.",
+    );
+    tt.sync_until_quiet().await;
+    let mut newer = tt.heads(id);
+    newer.sort();
+    assert_ne!(newer, heads);
+    let hq_heads = |v: serde_json::Value| {
+        v["documents"][0]["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["unit"] == "HQ")
+            .map(|u| u["devices"][0]["heads"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        hq_heads(receipts(&tt, &[id]).await),
+        serde_json::json!(heads)
+    );
+    hq.sync_until_quiet().await;
+    assert_eq!(
+        hq_heads(receipts(&tt, &[id]).await),
+        serde_json::json!(newer)
+    );
     relay.stop().await;
 }

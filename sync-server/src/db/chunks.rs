@@ -1,7 +1,8 @@
 //! Stored changes and what points at them: chunks, per-(document, device) sync states, the
 //! change feed, and the writes of a sync item or a bundle import (each one transaction).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -83,6 +84,36 @@ pub struct SyncAck {
     pub updated_at: Option<i64>,
 }
 
+/// Documents' sync states as [`Db::sync_acks`] last read them, at most [`ACKS_KEPT`] states in
+/// all (when more would be kept, all are let go and kept again as they are read).
+#[derive(Debug, Default)]
+pub(crate) struct Acks {
+    docs: HashMap<String, Arc<[SyncAck]>>,
+    states: usize,
+}
+
+/// The most sync states [`Acks`] keeps (each a device id and a state of about a hundred bytes).
+const ACKS_KEPT: usize = 100_000;
+
+impl Acks {
+    fn keep(&mut self, doc_id: &str, acks: Arc<[SyncAck]>) {
+        if self.states + acks.len() > ACKS_KEPT {
+            self.docs.clear();
+            self.states = 0;
+        }
+        self.states += acks.len();
+        if let Some(was) = self.docs.insert(doc_id.to_string(), acks) {
+            self.states -= was.len();
+        }
+    }
+
+    fn forget(&mut self, doc_id: &str) {
+        if let Some(was) = self.docs.remove(doc_id) {
+            self.states -= was.len();
+        }
+    }
+}
+
 impl Db {
     /// All stored chunks of a document, concatenated in order (loadable as one document).
     pub fn load_chunks(&self, id: &str) -> Result<Vec<u8>, AppError> {
@@ -130,7 +161,17 @@ impl Db {
     /// than joining every state to its device, whose row lookups were most of the cost of receipts
     /// (10 % of the relay's CPU in S5, where each station device asks about every record still
     /// awaiting headquarters' receipt).
-    pub fn sync_acks(&self, doc_id: &str) -> Result<Vec<SyncAck>, AppError> {
+    ///
+    /// Kept between requests ([`Acks`]) until one of the document's sync states is written, as
+    /// every device of a station asks about the same records session after session. Read inside
+    /// a transaction, the states are read afresh and not kept: that write may yet be undone.
+    pub fn sync_acks(&self, doc_id: &str) -> Result<Arc<[SyncAck]>, AppError> {
+        let keep = self.conn.is_autocommit();
+        if keep {
+            if let Some(kept) = self.acks.borrow().docs.get(doc_id) {
+                return Ok(Arc::clone(kept));
+            }
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT device_id, state, updated_at FROM sync_states
              WHERE doc_id = ?1 ORDER BY device_id",
@@ -142,7 +183,11 @@ impl Db {
                 updated_at: r.get(2)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let read: Arc<[SyncAck]> = rows.collect::<Result<Vec<_>, _>>()?.into();
+        if keep {
+            self.acks.borrow_mut().keep(doc_id, Arc::clone(&read));
+        }
+        Ok(read)
     }
 
     /// A device's unit, revoked devices included (what they acknowledged before still counts);
@@ -159,6 +204,9 @@ impl Db {
     /// in one transaction.
     /// Returns the document's new version when a chunk was written.
     pub fn commit_sync(&self, w: &SyncWrite) -> Result<Option<i64>, AppError> {
+        // The only writer of sync states: what was kept of this document's is stale from here,
+        // whether this write is kept or undone.
+        self.acks.borrow_mut().forget(&w.doc_id);
         let tx = self.write()?;
         let version = match &w.chunk {
             Some(chunk) => Some(write_chunk(

@@ -43,6 +43,8 @@ pub struct Db {
     keys: std::cell::RefCell<signatures::KeyMirror>,
     /// Transactions committed so far and how long they took (see [`Db::commits`]).
     commits: Arc<CommitTimes>,
+    /// Documents' sync states as last read for receipts (see [`Db::sync_acks`]).
+    acks: std::cell::RefCell<chunks::Acks>,
 }
 
 /// One write: a savepoint, committed by [`Write::commit`] and undone when dropped without it.
@@ -184,6 +186,7 @@ impl Db {
             conn,
             keys: Default::default(),
             commits: Arc::default(),
+            acks: Default::default(),
         })
     }
 

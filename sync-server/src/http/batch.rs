@@ -181,7 +181,7 @@ pub(super) fn receipts_for(
             continue;
         }
         let acks = db.sync_acks(&id)?;
-        for ack in &acks {
+        for ack in acks.iter() {
             if units_of.contains_key(&ack.device_id) || unknown.contains(&ack.device_id) {
                 continue;
             }
@@ -195,7 +195,7 @@ pub(super) fn receipts_for(
             }
         }
         let mut units = Vec::new();
-        for (unit, devices) in by_unit(acks, &units_of, &device.id) {
+        for (unit, devices) in by_unit(&acks, &units_of, &device.id) {
             let root = match roots.get(&unit) {
                 Some(r) => *r,
                 None => {
@@ -226,12 +226,12 @@ struct Acknowledged {
 /// unit order, each unit's devices in id order): one entry per distinct set of heads in a unit,
 /// from the device that acknowledged it last. A device whose unit is unknown is left out.
 fn by_unit(
-    acks: Vec<SyncAck>,
+    acks: &[SyncAck],
     units_of: &HashMap<String, String>,
     caller: &str,
 ) -> Vec<(String, Vec<DeviceReceipt>)> {
-    let mut acks: Vec<(&str, SyncAck)> = acks
-        .into_iter()
+    let mut acks: Vec<(&str, &SyncAck)> = acks
+        .iter()
         .filter(|a| a.device_id != caller)
         .filter_map(|a| Some((units_of.get(&a.device_id)?.as_str(), a)))
         .collect();
@@ -244,7 +244,7 @@ fn by_unit(
             .unwrap_or_default();
         heads.sort();
         let entry = Acknowledged {
-            device_id: ack.device_id,
+            device_id: ack.device_id.clone(),
             heads,
             at: ack.updated_at,
         };
@@ -321,7 +321,7 @@ mod tests {
                 updated_at: None,
             },
         ];
-        let grouped = by_unit(acks, &units_of, "tt-me");
+        let grouped = by_unit(&acks, &units_of, "tt-me");
         let hex = |b: u8| format!("{b:02x}").repeat(32);
         let units: Vec<&str> = grouped.iter().map(|(u, _)| u.as_str()).collect();
         assert_eq!(units, ["HQ", "Đồn Tân Thành"], "in unit order");
