@@ -1,7 +1,7 @@
 //! Endpoints over many documents at once: `POST /v1/documents/batch` (create up to 1000 in
 //! one transaction) and `POST /v1/receipts` (which devices of which units hold which heads).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use automerge::sync::State;
 use automerge::ChangeHash;
@@ -168,10 +168,10 @@ pub(super) fn receipts_for(
     ids: Vec<String>,
 ) -> Result<Vec<DocReceipt>, AppError> {
     let mut roots: HashMap<String, bool> = HashMap::new();
-    // Each acknowledging device's unit, looked up the first time it appears: the devices that
-    // acknowledge these documents, not every device enrolled.
-    let mut units_of: HashMap<String, String> = HashMap::new();
-    let mut unknown: HashSet<String> = HashSet::new();
+    // Each acknowledging device's unit (`None`: a device the relay does not know), looked up
+    // the first time it appears: the devices that acknowledge these documents, not every
+    // device enrolled.
+    let mut units_of: HashMap<String, Option<String>> = HashMap::new();
     let mut out = Vec::new();
     for id in ids {
         let Some(meta) = db.doc_meta(&id)? else {
@@ -182,16 +182,9 @@ pub(super) fn receipts_for(
         }
         let acks = db.sync_acks(&id)?;
         for ack in acks.iter() {
-            if units_of.contains_key(&ack.device_id) || unknown.contains(&ack.device_id) {
-                continue;
-            }
-            match db.device_unit(&ack.device_id)? {
-                Some(unit) => {
-                    units_of.insert(ack.device_id.clone(), unit);
-                }
-                None => {
-                    unknown.insert(ack.device_id.clone());
-                }
+            if !units_of.contains_key(&ack.device_id) {
+                let unit = db.device_unit(&ack.device_id)?;
+                units_of.insert(ack.device_id.clone(), unit);
             }
         }
         let mut units = Vec::new();
@@ -227,13 +220,13 @@ struct Acknowledged {
 /// from the device that acknowledged it last. A device whose unit is unknown is left out.
 fn by_unit(
     acks: &[SyncAck],
-    units_of: &HashMap<String, String>,
+    units_of: &HashMap<String, Option<String>>,
     caller: &str,
 ) -> Vec<(String, Vec<DeviceReceipt>)> {
     let mut acks: Vec<(&str, &SyncAck)> = acks
         .iter()
         .filter(|a| a.device_id != caller)
-        .filter_map(|a| Some((units_of.get(&a.device_id)?.as_str(), a)))
+        .filter_map(|a| Some((units_of.get(&a.device_id)?.as_deref()?, a)))
         .collect();
     acks.sort_by(|(u1, a1), (u2, a2)| u1.cmp(u2).then_with(|| a1.device_id.cmp(&a2.device_id)));
     let mut units: Vec<(&str, Vec<Acknowledged>)> = Vec::new();
@@ -296,7 +289,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_group_by_unit_one_entry_per_distinct_heads_the_latest_kept() {
-        let units_of: HashMap<String, String> = [
+        let units_of: HashMap<String, Option<String>> = [
             ("hq-1", "HQ"),
             ("tt-1", "Đồn Tân Thành"),
             ("tt-2", "Đồn Tân Thành"),
@@ -304,7 +297,7 @@ mod tests {
             ("tt-me", "Đồn Tân Thành"),
         ]
         .into_iter()
-        .map(|(d, u)| (d.to_string(), u.to_string()))
+        .map(|(d, u)| (d.to_string(), Some(u.to_string())))
         .collect();
         let acks = vec![
             // Read by device id, as the database gives them; a device of no known unit and the
