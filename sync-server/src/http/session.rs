@@ -209,15 +209,17 @@ async fn run(
                                 .filter(|s| s.code == "ok")
                                 .map(|s| s.doc_id.as_str())
                                 .collect();
-                            let (page, offers) = feed_with_offers(
-                                db,
-                                shared.metrics(),
-                                memory,
-                                &device,
-                                &ask,
-                                &asked,
-                                &accepted,
-                            )?;
+                            let (page, offers) = db.read(|| {
+                                feed_with_offers(
+                                    db,
+                                    shared.metrics(),
+                                    memory,
+                                    &device,
+                                    &ask,
+                                    &asked,
+                                    &accepted,
+                                )
+                            })?;
                             let offered = offers.len();
                             replies.extend(offers);
                             (Some(page), offered)
