@@ -98,6 +98,8 @@ async fn pull_here(dir: &Path) -> Result<Pull> {
 /// `__pull DIR`: opens the enrolled store in `dir`, runs one session and prints its figures as
 /// one JSON line.
 pub fn pull_main(dir: &Path) -> Result<()> {
+    // As the app and the `tidemark` command do.
+    tidemark_client::tune_process();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

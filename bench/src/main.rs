@@ -188,8 +188,9 @@ async fn bench(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The allocator `tidemark-server` uses, so that the relay child (this executable with
-/// `__relay`) measures what the real relay would hold.
+/// The allocator `tidemark-server`, the app and the `tidemark` command use, so that the relay
+/// child (this executable with `__relay`) and the pulling child (`__pull`) measure what the real
+/// relay and device would do and hold.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
