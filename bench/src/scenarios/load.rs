@@ -18,6 +18,9 @@ use crate::measure::{
 };
 use crate::report::{Outcome, Table, Target};
 use crate::workload::{patrol, rng_for, HQ, STATIONS};
+use recorded::{first_wave, since, slow_and_allowed, Commits, DENSE_MS, TARGET_MS};
+
+mod recorded;
 
 /// What one device's session did.
 struct Session {
@@ -196,107 +199,6 @@ async fn paced(ctx: &Ctx, n: usize, per: usize) -> Result<Paced> {
         period,
         commits,
         slow: slow_and_allowed(&times),
-    })
-}
-
-/// The relay's counters now less `before` (a counter missing before counts from 0).
-fn since(
-    before: &std::collections::BTreeMap<String, f64>,
-    now: std::collections::BTreeMap<String, f64>,
-) -> std::collections::BTreeMap<String, f64> {
-    now.into_iter()
-        .map(|(k, v)| {
-            let was = before.get(&k).copied().unwrap_or(0.0);
-            (k, v - was)
-        })
-        .collect()
-}
-
-/// The relay's commits during a load, from the differences of its `/metrics` counters. Every
-/// request that needs the database waits behind a commit, and a commit waits for the disk.
-#[derive(Debug, PartialEq)]
-struct Commits {
-    count: f64,
-    /// Their time in all.
-    secs: f64,
-    over_50ms: f64,
-    over_200ms: f64,
-}
-
-impl Commits {
-    fn from(counted: &std::collections::BTreeMap<String, f64>) -> Commits {
-        let get = |name: &str| counted.get(name).copied().unwrap_or(0.0);
-        let count = get("tidemark_db_commit_seconds_count");
-        let within = |le: &str| get(&format!("tidemark_db_commit_seconds_bucket{{le=\"{le}\"}}"));
-        Commits {
-            count,
-            secs: get("tidemark_db_commit_seconds_sum"),
-            over_50ms: count - within("0.05"),
-            over_200ms: count - within("0.2"),
-        }
-    }
-
-    /// "1200 commits (0.41 s in all; 3 took over 50 ms, 1 over 200 ms)".
-    fn describe(&self) -> String {
-        format!(
-            "{:.0} commits ({:.2} s in all; {:.0} took over 50 ms, {:.0} over 200 ms)",
-            self.count, self.secs, self.over_50ms, self.over_200ms
-        )
-    }
-}
-
-/// The first `n` requests of a load (one per device when they all start at once).
-struct Wave {
-    requests: usize,
-    /// From the first request's first byte to the last one's.
-    arrival_ms: f64,
-    /// From the first request's first byte to the last answer's last.
-    drained_ms: f64,
-    /// The most of them that arrived within any [`DENSE_MS`].
-    densest: usize,
-    /// How many of them took [`TARGET_MS`] or more.
-    slow: usize,
-}
-
-/// S5's latency target: a p99 under this many milliseconds.
-const TARGET_MS: f64 = 250.0;
-
-/// How many of `times` (ms) took [`TARGET_MS`] or more, and how many may for a p99 under it
-/// (the nearest-rank p99 of [`percentile`] is under the target while at most 1 % are slow).
-fn slow_and_allowed(times: &[f64]) -> (usize, usize) {
-    let slow = times.iter().filter(|t| **t >= TARGET_MS).count();
-    let n = times.len();
-    let allowed = n - ((0.99 * n as f64).ceil() as usize).min(n);
-    (slow, allowed)
-}
-
-/// The window [`Wave::densest`] counts arrivals in.
-const DENSE_MS: u64 = 100;
-
-/// The first wave of `recorded`: its first `n` exchanges by start; `None` if there are none.
-fn first_wave(recorded: &[tidemark_testkit::faultproxy::Exchange], n: usize) -> Option<Wave> {
-    let mut by_start: Vec<_> = recorded.iter().collect();
-    by_start.sort_by_key(|x| x.started);
-    let wave = &by_start[..n.min(by_start.len())];
-    let first = wave.first()?.started;
-    let last = wave.last()?.started;
-    let done = wave.iter().map(|x| x.started + x.took).max()?;
-    let window = Duration::from_millis(DENSE_MS);
-    let mut from = 0;
-    let mut densest = 0;
-    for (to, x) in wave.iter().enumerate() {
-        while x.started.saturating_duration_since(wave[from].started) >= window {
-            from += 1;
-        }
-        densest = densest.max(to + 1 - from);
-    }
-    let slow = wave.iter().filter(|x| ms(x.took) >= TARGET_MS).count();
-    Some(Wave {
-        requests: wave.len(),
-        arrival_ms: ms(last.saturating_duration_since(first)),
-        drained_ms: ms(done.saturating_duration_since(first)),
-        densest,
-        slow,
     })
 }
 
@@ -626,94 +528,4 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         out.metric(k, v);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use tidemark_testkit::faultproxy::Exchange;
-
-    fn exchange(t0: Instant, start_ms: u64, took_ms: u64) -> Exchange {
-        Exchange {
-            request: "POST /v1/session".into(),
-            up: 1,
-            down: 1,
-            started: t0 + Duration::from_millis(start_ms),
-            took: Duration::from_millis(took_ms),
-        }
-    }
-
-    #[test]
-    fn commits_during_a_load_come_from_the_differences_of_the_histogram() {
-        let scrape = |count: f64, within_50: f64, within_200: f64, sum: f64| {
-            crate::harness::counters(&format!(
-                "tidemark_db_commit_seconds_bucket{{le=\"0.05\"}} {within_50}\n\
-                 tidemark_db_commit_seconds_bucket{{le=\"0.2\"}} {within_200}\n\
-                 tidemark_db_commit_seconds_sum {sum}\n\
-                 tidemark_db_commit_seconds_count {count}\n"
-            ))
-        };
-        // Enrolment's 200 commits before, all fast; the load's 1200 after, four slow.
-        let before = scrape(200.0, 200.0, 200.0, 0.25);
-        let after = scrape(1400.0, 1396.0, 1399.0, 1.75);
-        let c = Commits::from(&since(&before, after));
-        assert_eq!(c.count, 1200.0);
-        assert!((c.secs - 1.5).abs() < 1e-9);
-        assert_eq!((c.over_50ms, c.over_200ms), (4.0, 1.0));
-        assert_eq!(
-            c.describe(),
-            "1200 commits (1.50 s in all; 4 took over 50 ms, 1 over 200 ms)"
-        );
-        // A relay without the histogram (older): nothing, not a failure.
-        let none = Commits::from(&std::collections::BTreeMap::new());
-        assert_eq!(none.count, 0.0);
-    }
-
-    #[test]
-    fn the_first_wave_is_the_first_requests_by_start_and_ends_with_their_last_answer() {
-        let t0 = Instant::now();
-        // Recorded in the order they ended, not started; the fourth is the second wave.
-        let recorded = vec![
-            exchange(t0, 30, 10),
-            exchange(t0, 0, 500),
-            exchange(t0, 20, 100),
-            exchange(t0, 900, 5),
-        ];
-        let w = first_wave(&recorded, 3).unwrap();
-        assert_eq!(w.requests, 3);
-        assert!((w.arrival_ms - 30.0).abs() < 1e-6);
-        assert!(
-            (w.drained_ms - 500.0).abs() < 1e-6,
-            "the slowest, not the last to start"
-        );
-        assert_eq!(w.densest, 3, "all three within 100 ms");
-        assert_eq!(w.slow, 1, "the one of 500 ms is over 250 ms");
-        let spread = first_wave(&recorded, 10).unwrap();
-        assert_eq!(spread.requests, 4);
-        assert_eq!(spread.densest, 3, "the fourth is 870 ms after the third");
-        // A window is 100 ms: starts at 0, 99 and 100 count two at most.
-        let edge = [
-            exchange(t0, 0, 1),
-            exchange(t0, 99, 1),
-            exchange(t0, 100, 1),
-        ];
-        assert_eq!(first_wave(&edge, 3).unwrap().densest, 2);
-        assert!(first_wave(&[], 3).is_none());
-    }
-
-    #[test]
-    fn a_p99_under_the_target_allows_one_request_in_a_hundred_over_it() {
-        // 1,200 requests: the p99 is the 1,188th fastest, so 12 may be slow.
-        let mut times = vec![10.0; 1188];
-        times.extend([TARGET_MS; 12]);
-        assert_eq!(slow_and_allowed(&times), (12, 12));
-        assert!(percentile(&times, 99.0) < TARGET_MS, "12 slow: met");
-        times[0] = 300.0;
-        assert_eq!(slow_and_allowed(&times), (13, 12));
-        assert!(percentile(&times, 99.0) >= TARGET_MS, "13 slow: not met");
-        // 150 requests: ceil(148.5) = 149 must be fast, so one may be slow.
-        assert_eq!(slow_and_allowed(&[1.0; 150]), (0, 1));
-        assert_eq!(slow_and_allowed(&[]), (0, 0));
-    }
 }
