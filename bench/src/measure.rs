@@ -52,6 +52,82 @@ pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// A process's CPU time ([`cpu_secs`]) read every `every` on a thread of its own, so that
+/// the CPU it spent in a stretch of time known only afterwards (S5's first wave, found from the
+/// proxy's record) can be looked up. The kernel counts in hundredths of a second, so a stretch
+/// of a second is known to about 2 %.
+pub struct CpuSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<CpuSamples>>,
+}
+
+impl CpuSampler {
+    /// Starts reading process `pid`'s CPU time.
+    pub fn start(pid: u32, every: Duration) -> CpuSampler {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("bench-cpu-sampler".into())
+            .spawn(move || {
+                let mut samples = Vec::new();
+                while !stopping.load(Ordering::Relaxed) {
+                    match cpu_secs(Some(pid)) {
+                        Some(cpu) => samples.push((std::time::Instant::now(), cpu)),
+                        None => break,
+                    }
+                    std::thread::sleep(every);
+                }
+                CpuSamples(samples)
+            })
+            .ok();
+        CpuSampler { stop, thread }
+    }
+
+    /// Stops reading; what was read (nothing if the thread could not start).
+    pub fn finish(mut self) -> CpuSamples {
+        self.stop_thread().unwrap_or(CpuSamples(Vec::new()))
+    }
+
+    fn stop_thread(&mut self) -> Option<CpuSamples> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take()?.join().ok()
+    }
+}
+
+impl Drop for CpuSampler {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+/// A process's CPU time (seconds) at moments, in order.
+#[derive(Debug, Clone, Default)]
+pub struct CpuSamples(pub Vec<(std::time::Instant, f64)>);
+
+impl CpuSamples {
+    /// CPU seconds spent from `from` to `to`, each read between the samples around it; `None`
+    /// when either lies outside what was sampled.
+    pub fn between(&self, from: std::time::Instant, to: std::time::Instant) -> Option<f64> {
+        Some(self.at(to)? - self.at(from)?)
+    }
+
+    fn at(&self, t: std::time::Instant) -> Option<f64> {
+        let after = self.0.iter().position(|(at, _)| *at >= t)?;
+        let (t1, c1) = self.0[after];
+        if after == 0 {
+            return (t1 == t).then_some(c1);
+        }
+        let (t0, c0) = self.0[after - 1];
+        let span = t1.duration_since(t0).as_secs_f64();
+        if span <= 0.0 {
+            return Some(c1);
+        }
+        let part = t.duration_since(t0).as_secs_f64() / span;
+        Some(c0 + (c1 - c0) * part)
+    }
+}
+
 /// Peak resident set size of a process (this one with `None`), in bytes.
 pub fn peak_rss(pid: Option<u32>) -> Option<u64> {
     proc_status_kb(pid, "VmHWM")
@@ -228,4 +304,66 @@ fn threads_named(name: &str) -> Vec<u32> {
         .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name))
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn cpu_between_two_moments_is_read_between_the_samples_around_them() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let s = CpuSamples(vec![
+            (at(0), 1.0),
+            (at(100), 1.1),
+            (at(200), 1.1),
+            (at(300), 1.4),
+        ]);
+        let near = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+        assert!(near(s.between(at(0), at(300)), 0.4));
+        assert!(
+            near(s.between(at(50), at(250)), 0.2),
+            "0.05 before 100, 0.15 after 200"
+        );
+        assert!(near(s.between(at(100), at(200)), 0.0), "idle between");
+        assert!(
+            s.between(at(50), at(400)).is_none(),
+            "after the last sample"
+        );
+        assert!(
+            s.between(t0 - Duration::from_millis(1), at(100)).is_none(),
+            "before the first"
+        );
+        assert!(CpuSamples::default().between(at(0), at(0)).is_none());
+    }
+
+    #[test]
+    fn the_sampler_sees_a_process_spend_its_cpu() {
+        let sampler = CpuSampler::start(std::process::id(), Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(20));
+        let (from, at_from) = (Instant::now(), cpu_secs(None).unwrap());
+        // Busy until this process has spent 0.2 s of CPU, however long that takes here.
+        let mut x = 0u64;
+        while cpu_secs(None).unwrap() - at_from < 0.2 {
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+        }
+        std::hint::black_box(x);
+        let (to, at_to) = (Instant::now(), cpu_secs(None).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        let spent = sampler.finish().between(from, to).unwrap();
+        // What the process read itself at those moments (other tests' threads included), within
+        // a tick of 10 ms at each end and what changed between two samples.
+        let direct = at_to - at_from;
+        assert!(direct >= 0.2);
+        assert!(
+            (spent - direct).abs() < 0.05,
+            "{spent} s sampled, {direct} s read"
+        );
+    }
 }

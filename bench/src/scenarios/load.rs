@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::Ctx;
 use crate::harness::{bench_opts, by_request, Device, Relay, Wire};
 use crate::measure::{
-    cpu_secs, human_bytes, ms, peak_rss, percentile, proc_status_kb, reset_peak_rss,
+    cpu_secs, human_bytes, ms, peak_rss, percentile, proc_status_kb, reset_peak_rss, CpuSampler,
 };
 use crate::report::{Outcome, Table, Target};
 use crate::workload::{patrol, rng_for, HQ, STATIONS};
@@ -236,6 +236,9 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     let split_note = split.as_ref().map(|s| s.describe());
     wire.proxy().record_exchanges();
     let before = wire.socket();
+    // The relay's CPU through the load, to tell what the first wave cost it once the proxy's
+    // record says when that wave was.
+    let sampler = relay_pid.map(|pid| CpuSampler::start(pid, Duration::from_millis(10)));
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for (i, d) in devices.iter().enumerate() {
@@ -252,6 +255,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         sessions.extend(done?);
     }
     let wall = started.elapsed().as_secs_f64();
+    let relay_samples = sampler.map(CpuSampler::finish);
     drop(split);
     let relay_cpu = cpu_secs(relay_pid).zip(relay_cpu).map(|(a, b)| a - b);
     let own_cpu = cpu_secs(None).zip(own_cpu).map(|(a, b)| a - b);
@@ -262,7 +266,8 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let recorded = wire.proxy().take_exchanges();
     let exchanges: Vec<f64> = recorded.iter().map(|x| ms(x.took)).collect();
-    let wave = first_wave(&recorded, n);
+    let (slow, allowed) = slow_and_allowed(&exchanges);
+    let wave = first_wave(&recorded, n, allowed);
     let counted = since(&counted_before, relay.counters().await?);
     let relay_peak = peak_rss(relay_pid);
     let relay_now = proc_status_kb(relay_pid, "VmRSS");
@@ -378,7 +383,6 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         ));
     }
-    let (slow, allowed) = slow_and_allowed(&exchanges);
     out.metric("requests_over_target", slow as f64);
     out.metric("requests_over_target_allowed", allowed as f64);
     if let Some(w) = &wave {
@@ -391,6 +395,27 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
              them within {DENSE_MS} ms), and the last of them was answered {:.0} ms after the \
              first arrived.",
             w.requests, w.arrival_ms, w.densest, w.drained_ms
+        ));
+        out.metric("first_wave_budget_ms", w.budget_ms);
+        let spent = relay_samples
+            .as_ref()
+            .and_then(|s| s.between(w.window.0, w.window.1))
+            .filter(|_| w.answered > 0)
+            .map(|secs| secs * 1000.0 / w.answered as f64);
+        if let Some(each) = spent {
+            out.metric("first_wave_relay_cpu_ms_per_request", each);
+        }
+        out.notes.push(format!(
+            "What the first wave asked of the relay, whatever its density: these arrivals leave \
+             at most {allowed} requests at {TARGET_MS:.0} ms or more if the relay takes at most \
+             {:.2} ms a request (answering one at a time, in order of arrival){}.",
+            w.budget_ms,
+            spent.map_or(String::new(), |each| format!(
+                "; it took {each:.2} ms of CPU a request over the wave ({} requests answered \
+                 in it), {:.1}× that",
+                w.answered,
+                each / w.budget_ms.max(0.01)
+            ))
         ));
     }
     out.notes.push(format!(

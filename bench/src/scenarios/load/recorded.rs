@@ -3,7 +3,7 @@
 //! Pure functions of what was recorded, so that they can be tested on made-up records.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::measure::ms;
 
@@ -64,6 +64,46 @@ pub(super) struct Wave {
     pub(super) densest: usize,
     /// How many of them took [`TARGET_MS`] or more.
     pub(super) slow: usize,
+    /// When the first of them arrived and when the last answer ended.
+    pub(super) window: (Instant, Instant),
+    /// Requests of any wave answered within [`Wave::window`] (the devices' second requests
+    /// come among the first wave's).
+    pub(super) answered: usize,
+    /// The most relay time a request could have taken, all answered one at a time in order of
+    /// arrival, for these arrivals to leave no more requests over the target than allowed
+    /// ([`service_budget`]): what the relay must do a request in, whatever the wave's density.
+    pub(super) budget_ms: f64,
+}
+
+/// The most time a server answering one request at a time, in order of arrival, could take
+/// for each, for all but `allowed` of requests arriving at `arrivals_ms` (in order) to be
+/// answered in under [`TARGET_MS`]; within 0.01 ms, and 0 when not even that would do.
+pub(super) fn service_budget(arrivals_ms: &[f64], allowed: usize) -> f64 {
+    let slow = |each: f64| {
+        let mut free = f64::MIN;
+        arrivals_ms
+            .iter()
+            .filter(|at| {
+                let done = free.max(**at) + each;
+                free = done;
+                done - **at >= TARGET_MS
+            })
+            .count()
+    };
+    // More time a request never helps, so the largest that works is found by halving.
+    let (mut works, mut fails) = (0.0, TARGET_MS);
+    if slow(works) > allowed {
+        return 0.0;
+    }
+    while fails - works > 0.01 {
+        let mid = (works + fails) / 2.0;
+        if slow(mid) <= allowed {
+            works = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    works
 }
 
 /// S5's latency target: a p99 under this many milliseconds.
@@ -82,10 +122,12 @@ pub(super) fn slow_and_allowed(times: &[f64]) -> (usize, usize) {
 /// The window [`Wave::densest`] counts arrivals in.
 pub(super) const DENSE_MS: u64 = 100;
 
-/// The first wave of `recorded`: its first `n` exchanges by start; `None` if there are none.
+/// The first wave of `recorded`: its first `n` exchanges by start, with the budget a request
+/// had for no more than `allowed` of the whole load over the target; `None` if there are none.
 pub(super) fn first_wave(
     recorded: &[tidemark_testkit::faultproxy::Exchange],
     n: usize,
+    allowed: usize,
 ) -> Option<Wave> {
     let mut by_start: Vec<_> = recorded.iter().collect();
     by_start.sort_by_key(|x| x.started);
@@ -103,12 +145,23 @@ pub(super) fn first_wave(
         densest = densest.max(to + 1 - from);
     }
     let slow = wave.iter().filter(|x| ms(x.took) >= TARGET_MS).count();
+    let answered = recorded
+        .iter()
+        .filter(|x| x.started >= first && x.started + x.took <= done)
+        .count();
+    let arrivals: Vec<f64> = wave
+        .iter()
+        .map(|x| ms(x.started.saturating_duration_since(first)))
+        .collect();
     Some(Wave {
         requests: wave.len(),
         arrival_ms: ms(last.saturating_duration_since(first)),
         drained_ms: ms(done.saturating_duration_since(first)),
         densest,
         slow,
+        window: (first, done),
+        answered,
+        budget_ms: service_budget(&arrivals, allowed),
     })
 }
 
@@ -167,7 +220,7 @@ mod tests {
             exchange(t0, 20, 100),
             exchange(t0, 900, 5),
         ];
-        let w = first_wave(&recorded, 3).unwrap();
+        let w = first_wave(&recorded, 3, 12).unwrap();
         assert_eq!(w.requests, 3);
         assert!((w.arrival_ms - 30.0).abs() < 1e-6);
         assert!(
@@ -176,7 +229,14 @@ mod tests {
         );
         assert_eq!(w.densest, 3, "all three within 100 ms");
         assert_eq!(w.slow, 1, "the one of 500 ms is over 250 ms");
-        let spread = first_wave(&recorded, 10).unwrap();
+        assert_eq!(w.window, (t0, t0 + Duration::from_millis(500)));
+        assert_eq!(w.answered, 3, "the fourth ends after the wave");
+        // Three arrivals within 30 ms, twelve allowed over: any time up to the target does.
+        assert!(w.budget_ms > 249.9 && w.budget_ms <= TARGET_MS);
+        // None allowed: the third, arriving at 30 ms, done by 3 × t under 280 ms: t < 93.33 ms.
+        let none = first_wave(&recorded, 3, 0).unwrap().budget_ms;
+        assert!((93.32..93.34).contains(&none), "{none}");
+        let spread = first_wave(&recorded, 10, 12).unwrap();
         assert_eq!(spread.requests, 4);
         assert_eq!(spread.densest, 3, "the fourth is 870 ms after the third");
         // A window is 100 ms: starts at 0, 99 and 100 count two at most.
@@ -185,8 +245,25 @@ mod tests {
             exchange(t0, 99, 1),
             exchange(t0, 100, 1),
         ];
-        assert_eq!(first_wave(&edge, 3).unwrap().densest, 2);
-        assert!(first_wave(&[], 3).is_none());
+        assert_eq!(first_wave(&edge, 3, 12).unwrap().densest, 2);
+        assert!(first_wave(&[], 3, 12).is_none());
+    }
+
+    #[test]
+    fn the_budget_is_the_most_time_a_request_that_leaves_no_more_slow_than_allowed() {
+        // 200 at once, 12 allowed: the 188th must be done under 250 ms, 250 / 188 = 1.3298 ms.
+        let at_once = vec![0.0; 200];
+        let b = service_budget(&at_once, 12);
+        assert!((1.32..1.3298).contains(&b), "{b}");
+        // Spread evenly over 100 ms, the 188th arrives at 93.5 ms: (250 + 93.5) / 188 ms.
+        let spread: Vec<f64> = (0..200).map(|k| k as f64 * 0.5).collect();
+        let b = service_budget(&spread, 12);
+        assert!((1.817..1.8272).contains(&b), "{b}");
+        // The same arrivals, none allowed over: all 200 by 250 ms after their arrival.
+        assert!(service_budget(&spread, 0) < b);
+        // Arrivals 300 ms apart never queue: anything under the target does.
+        assert!(service_budget(&[0.0, 300.0, 600.0], 0) > 249.9);
+        assert!(service_budget(&[], 0) > 249.9);
     }
 
     #[test]
