@@ -66,8 +66,8 @@ pub(super) struct Wave {
     pub(super) slow: usize,
     /// When the first of them arrived and when the last answer ended.
     pub(super) window: (Instant, Instant),
-    /// Requests of any wave answered within [`Wave::window`] (the devices' second requests
-    /// come among the first wave's).
+    /// Requests answered within [`Wave::window`]: the wave's own, and any later request
+    /// answered before its last.
     pub(super) answered: usize,
     /// The most relay time a request could have taken, all answered one at a time in order of
     /// arrival, for these arrivals to leave no more requests over the target than allowed
@@ -80,15 +80,14 @@ pub(super) struct Wave {
 /// answered in under [`TARGET_MS`]; within 0.01 ms, and 0 when not even that would do.
 pub(super) fn service_budget(arrivals_ms: &[f64], allowed: usize) -> f64 {
     let slow = |each: f64| {
-        let mut free = f64::MIN;
-        arrivals_ms
-            .iter()
-            .filter(|at| {
-                let done = free.max(**at) + each;
-                free = done;
-                done - **at >= TARGET_MS
-            })
-            .count()
+        let (mut free, mut slow) = (f64::MIN, 0);
+        for &at in arrivals_ms {
+            free = free.max(at) + each;
+            if free - at >= TARGET_MS {
+                slow += 1;
+            }
+        }
+        slow
     };
     // More time a request never helps, so the largest that works is found by halving.
     let (mut works, mut fails) = (0.0, TARGET_MS);
