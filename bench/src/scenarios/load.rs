@@ -407,8 +407,9 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         }
         out.notes.push(format!(
             "What the first wave asked of the relay, whatever its density: these arrivals leave \
-             at most {allowed} requests at {TARGET_MS:.0} ms or more if the relay takes at most \
+             at most {allowed} {} at {TARGET_MS:.0} ms or more if the relay takes at most \
              {:.2} ms a request (answering one at a time, in order of arrival){}.",
+            if allowed == 1 { "request" } else { "requests" },
             w.budget_ms,
             spent.map_or(String::new(), |each| format!(
                 "; it took {each:.2} ms of CPU a request over the wave ({} requests answered \
