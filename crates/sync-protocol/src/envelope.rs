@@ -135,6 +135,18 @@ pub fn encode(env: &Envelope) -> Vec<u8> {
     out
 }
 
+/// The bytes `item` takes in an encoded envelope. The items are encoded one after another, as
+/// the envelope's last bytes and in its order, each the same whatever comes before or after
+/// it: an answer can find an item's bytes by counting back from its end.
+pub fn encoded_len(item: &DocMessage) -> usize {
+    varint::len(item.doc_id.len() as u64)
+        + item.doc_id.len()
+        + varint::len(item.message.len() as u64)
+        + item.message.len()
+        + varint::len(item.signatures.len() as u64)
+        + item.signatures.len() * SIGNATURE_WIRE
+}
+
 /// Decodes an envelope, enforcing `limits`.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Envelope, EnvelopeError> {
     if bytes.len() < 4 || &bytes[..3] != MAGIC {
@@ -370,6 +382,27 @@ mod tests {
                 DocMessage { doc_id, message, signatures }
             }).collect() };
             prop_assert_eq!(decode(&encode(&env), &Limits::default()), Ok(env));
+        }
+
+        /// Counting back from the end by `encoded_len` finds each item's bytes: the same bytes
+        /// as that item alone in an envelope. Messages up to 300 bytes, so that lengths take
+        /// one varint byte or two.
+        #[test]
+        fn items_are_found_counting_back_from_the_end(items in proptest::collection::btree_map("[a-zđĐ:0-9-]{1,40}", proptest::collection::vec(any::<u8>(), 0..300), 0..8)) {
+            let env = Envelope { items: items.into_iter().map(|(doc_id, message)| {
+                let signatures = message.iter().take(3).map(|b| ChangeSignature { hash: [*b; HASH_LEN], sig: [*b; SIGNATURE_LEN] }).collect();
+                DocMessage { doc_id, message, signatures }
+            }).collect() };
+            let bytes = encode(&env);
+            let mut end = bytes.len();
+            for item in env.items.iter().rev() {
+                let start = end - encoded_len(item);
+                let alone = encode(&Envelope { items: vec![item.clone()] });
+                // An envelope of one item: magic, version, the count (1: one byte), the item.
+                prop_assert_eq!(&bytes[start..end], &alone[5..]);
+                end = start;
+            }
+            prop_assert_eq!(end, 4 + crate::varint::len(env.items.len() as u64));
         }
     }
 }

@@ -23,7 +23,8 @@ pub use bundle::{
     RECEIPT_FORMAT,
 };
 pub use envelope::{
-    decode, encode, DocMessage, Envelope, EnvelopeError, Limits, MAGIC, OLDEST_VERSION, VERSION,
+    decode, encode, encoded_len, DocMessage, Envelope, EnvelopeError, Limits, MAGIC,
+    OLDEST_VERSION, VERSION,
 };
 pub use response::{
     decode_response, decode_session, encode_response, encode_session, MAX_STATUS, RESPONSE_MAGIC,

@@ -1,5 +1,10 @@
 //! LEB128 unsigned varints with strict bounds.
 
+/// How many bytes [`put`] writes for `v`.
+pub fn len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 /// Appends `v` as an unsigned LEB128 varint.
 pub fn put(out: &mut Vec<u8>, mut v: u64) {
     loop {
@@ -29,4 +34,22 @@ pub fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn len_is_what_put_writes() {
+        let mut values = vec![0, 1, u64::MAX];
+        for bits in 1..64 {
+            values.extend([(1u64 << bits) - 1, 1u64 << bits, (1u64 << bits) + 1]);
+        }
+        for v in values {
+            let mut out = Vec::new();
+            put(&mut out, v);
+            assert_eq!(len(v), out.len(), "{v}");
+        }
+    }
 }
