@@ -8,6 +8,7 @@ mod bundles;
 mod exchange;
 mod handlers;
 mod keyframe;
+mod queue;
 mod session;
 mod sync;
 mod tls;
@@ -41,9 +42,9 @@ pub const EXCHANGE_BYTES: usize = 64 * 1024 * 1024;
 /// State shared by all handlers: the database and the settings.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The database, one request at a time, in the order they asked (tokio's mutex is fair):
-    /// a burst of requests waits in a queue, not as a crowd of threads racing for a lock.
-    db: Arc<tokio::sync::Mutex<Db>>,
+    /// The database, on a thread of its own that does one request's work at a time, in the
+    /// order they asked: a burst of requests waits in a queue, not as a crowd of threads.
+    db: Arc<queue::Queue<Db>>,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     cache: Arc<Mutex<DocCache>>,
@@ -55,8 +56,9 @@ pub struct AppState {
     at_db: Arc<std::sync::atomic::AtomicUsize>,
     /// The key directory's last compressed frame.
     key_frames: Arc<keyframe::KeyFrames>,
-    /// Tokens are checked on a connection of their own, outside the database's queue.
-    tokens: Arc<Tokens>,
+    /// Tokens are checked on a connection of their own, on a thread of its own, outside the
+    /// database's queue.
+    tokens: Arc<queue::Queue<Tokens>>,
 }
 
 impl AppState {
@@ -70,7 +72,7 @@ impl AppState {
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
         let metrics = Metrics::with_db_commits(db.commits());
         Ok(AppState {
-            db: Arc::new(tokio::sync::Mutex::new(db)),
+            db: Arc::new(queue::Queue::start("tidemark-db", db)?),
             failed_auth: Arc::new(RateLimit::new(settings.max_failed_auth_per_minute, minute)),
             enrolments: Arc::new(RateLimit::new(settings.max_enrolments_per_minute, minute)),
             settings: Arc::new(settings),
@@ -80,7 +82,7 @@ impl AppState {
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
             at_db: Arc::default(),
             key_frames: Arc::default(),
-            tokens: Arc::new(tokens),
+            tokens: Arc::new(queue::Queue::start("tidemark-tokens", tokens)?),
         })
     }
 
@@ -117,31 +119,25 @@ impl AppState {
         })
     }
 
-    /// The device a bearer token belongs to, unless revoked: read on a blocking thread, without
-    /// waiting for the database's queue.
+    /// The device a bearer token belongs to, unless revoked: read on the token reader's
+    /// thread, without waiting for the database's queue.
     pub async fn authenticate(&self, token: String) -> Result<Option<Device>, AppError> {
-        let tokens = Arc::clone(&self.tokens);
-        tokio::task::spawn_blocking(move || tokens.authenticate(&token))
+        self.tokens
+            .run(move |tokens| tokens.authenticate(&token))
             .await
-            .map_err(|e| AppError::Internal(format!("token check failed: {e}")))?
     }
 
-    /// Runs `f` with the database on a blocking thread.
+    /// Runs `f` with the database on its thread, after the work of the requests that asked
+    /// before (see [`queue`]).
     pub async fn with_db<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
     {
         let at_db = AtDb::enter(&self.at_db);
-        // Queue for the database before taking a blocking thread: only the request whose turn
-        // it is holds one, so the work runs on a thread (and an allocator heap) already warm.
-        let guard = Arc::clone(&self.db).lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let _at_db = at_db;
-            f(&guard)
-        })
-        .await
-        .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
+        let answer = self.db.run(f).await;
+        drop(at_db);
+        answer
     }
 }
 
