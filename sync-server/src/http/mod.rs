@@ -54,6 +54,10 @@ pub struct AppState {
     exchanges: Arc<Exchanges>,
     /// Requests waiting for the database or holding it.
     at_db: Arc<std::sync::atomic::AtomicUsize>,
+    /// When a request last found another before it at the database, in ms after `started`.
+    crowded_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// When the state was made: the origin of `crowded_ms`.
+    started: std::time::Instant,
     /// The key directory's last compressed frame.
     key_frames: Arc<keyframe::KeyFrames>,
     /// Tokens are checked on a connection of their own, on a thread of its own, outside the
@@ -81,6 +85,8 @@ impl AppState {
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
             at_db: Arc::default(),
+            crowded_ms: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
+            started: std::time::Instant::now(),
             key_frames: Arc::default(),
             tokens: Arc::new(queue::Queue::start("tidemark-tokens", tokens)?),
         })
@@ -135,6 +141,11 @@ impl AppState {
         F: FnOnce(&Db) -> Result<T, AppError> + Send + 'static,
     {
         let at_db = AtDb::enter(&self.at_db);
+        if at_db.others > 0 {
+            let now = self.started.elapsed().as_millis() as u64;
+            self.crowded_ms
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+        }
         let answer = self.db.run(f).await;
         drop(at_db);
         answer
@@ -142,26 +153,51 @@ impl AppState {
 }
 
 impl AppState {
-    /// Whether other requests wait for the database now: the relay is busy, and work it can
-    /// trade away (compression effort) yields.
+    /// Whether the relay is busy: other requests wait for the database now, or one found
+    /// others before it less than [`BUSY_LINGER`] ago. Work the relay can trade away
+    /// (compression effort) then yields.
     pub fn busy(&self) -> bool {
+        self.busy_at(self.started.elapsed())
+    }
+
+    /// [`Self::busy`] at `now` after the state was made.
+    fn busy_at(&self, now: Duration) -> bool {
+        let crowded = self.crowded_ms.load(std::sync::atomic::Ordering::Relaxed);
         self.at_db.load(std::sync::atomic::Ordering::Relaxed) > 0
+            || (crowded != u64::MAX
+                && (now.as_millis() as u64).saturating_sub(crowded)
+                    < BUSY_LINGER.as_millis() as u64)
     }
 }
 
+/// How long the relay counts as busy after a request last found others before it. A burst's
+/// queue empties now and then while its requests still arrive, and the next to come would be
+/// compressed at the idle levels (19 for small answers, about 3 ms each, with the request for
+/// a dictionary) while the rest of the burst arrives behind it. A single device syncing alone,
+/// as on a weak link, never finds another before it and keeps the idle levels.
+pub const BUSY_LINGER: Duration = Duration::from_secs(1);
+
 /// One request counted in [`AppState::busy`] until dropped.
-struct AtDb(Arc<std::sync::atomic::AtomicUsize>);
+struct AtDb {
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests that were at the database when this one came.
+    others: usize,
+}
 
 impl AtDb {
     fn enter(count: &Arc<std::sync::atomic::AtomicUsize>) -> AtDb {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        AtDb(Arc::clone(count))
+        let others = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        AtDb {
+            count: Arc::clone(count),
+            others,
+        }
     }
 }
 
 impl Drop for AtDb {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -377,6 +413,9 @@ mod tests {
         }
         assert_eq!(*order.lock().unwrap(), (0..30).collect::<Vec<_>>());
         assert_eq!(most.load(Ordering::SeqCst), 1, "never two at once");
-        assert!(!state.busy());
+        // Busy a while after the queue empties, then not.
+        assert!(state.busy(), "the burst was a moment ago");
+        let later = state.started.elapsed() + BUSY_LINGER;
+        assert!(!state.busy_at(later));
     }
 }

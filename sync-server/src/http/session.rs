@@ -273,11 +273,14 @@ async fn run(
         }
         None => None,
     };
-    let spliced = kept.as_ref().map(|(range, kept)| Spliced {
-        range: range.clone(),
-        frame: kept.frame(),
-    });
-    let out = framed_with(&headers, body, Some(&bytes), busy, spliced)?;
+    let spliced: Vec<Spliced<'_>> = kept
+        .iter()
+        .map(|(range, kept)| Spliced {
+            range: range.clone(),
+            frame: kept.frame(),
+        })
+        .collect();
+    let out = framed_with(&headers, body, Some(&bytes), busy, &spliced)?;
     state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
         device = %device_id,

@@ -127,8 +127,8 @@ const DICTIONARY_MAX: usize = 128 * 1024;
 /// A response body as it goes on the wire.
 pub(super) struct Framed {
     pub body: Vec<u8>,
-    zstd: bool,
-    dictionary: bool,
+    pub(super) zstd: bool,
+    pub(super) dictionary: bool,
 }
 
 /// The response body, zstd-compressed when the client takes it; with `request` for a
@@ -140,7 +140,7 @@ pub(super) fn framed(
     request: Option<&[u8]>,
     busy: bool,
 ) -> Result<Framed, AppError> {
-    framed_with(headers, out, request, busy, None)
+    framed_with(headers, out, request, busy, &[])
 }
 
 /// Bytes of an answer sent as a zstd frame made beforehand: where they are in the answer, and
@@ -150,14 +150,16 @@ pub(super) struct Spliced<'a> {
     pub(super) frame: &'a [u8],
 }
 
-/// [`framed`], with `spliced`'s bytes sent as its frame between the frames of the bytes before
-/// and after them, when the answer is compressed.
+/// [`framed`], with each of `spliced`'s bytes sent as its frame, and the bytes before, between
+/// and after them as frames of their own, when the answer is compressed. `spliced` is in the
+/// order of the answer; one that overlaps the one before, or lies outside the answer, is
+/// compressed with the rest instead.
 pub(super) fn framed_with(
     headers: &HeaderMap,
     out: Vec<u8>,
     request: Option<&[u8]>,
     busy: bool,
-    spliced: Option<Spliced<'_>>,
+    spliced: &[Spliced<'_>],
 ) -> Result<Framed, AppError> {
     if !body::accepts_zstd(headers) {
         return Ok(Framed {
@@ -175,15 +177,33 @@ pub(super) fn framed_with(
         _ => &[],
     };
     let level = response_level(out.len(), busy);
-    let body = match spliced.filter(|s| s.range.start < s.range.end && s.range.end <= out.len()) {
-        None => compress(&out, level, dictionary),
-        Some(s) => compress(&out[..s.range.start], level, dictionary).and_then(|mut body| {
-            body.extend_from_slice(s.frame);
-            body.extend(compress(&out[s.range.end..], level, dictionary)?);
-            Ok(body)
-        }),
+    // The answer's pieces in order: bytes to compress here, or a frame made beforehand.
+    let mut pieces: Vec<(bool, &[u8])> = Vec::new();
+    let mut done = 0;
+    for s in spliced {
+        if s.range.start < done || s.range.start >= s.range.end || s.range.end > out.len() {
+            continue;
+        }
+        if s.range.start > done {
+            pieces.push((true, &out[done..s.range.start]));
+        }
+        pieces.push((false, s.frame));
+        done = s.range.end;
     }
-    .map_err(failed)?;
+    if done < out.len() || done == 0 {
+        pieces.push((true, &out[done..]));
+    }
+    let raw: Vec<&[u8]> = pieces.iter().filter(|p| p.0).map(|p| p.1).collect();
+    let mut compressed = compress_all(&raw, level, dictionary)
+        .map_err(failed)?
+        .into_iter();
+    let mut body = Vec::new();
+    for (raw, bytes) in pieces {
+        match raw {
+            true => body.extend(compressed.next().unwrap_or_default()),
+            false => body.extend_from_slice(bytes),
+        }
+    }
     Ok(Framed {
         body,
         zstd: true,
@@ -218,8 +238,9 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// `out` compressed at `level` with `dictionary` (empty: none), in this thread's context.
-fn compress(out: &[u8], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Each of `parts` compressed as a frame of its own at `level` with `dictionary` (empty: none),
+/// in this thread's context, the dictionary loaded once for them all.
+fn compress_all(parts: &[&[u8]], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<Vec<u8>>> {
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let compressor = match slot.as_mut() {
@@ -227,13 +248,17 @@ fn compress(out: &[u8], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<u8
             None => slot.insert(zstd::bulk::Compressor::new(level)?),
         };
         // Loading a dictionary (none: clearing it) sets the level too.
-        compressor.set_dictionary(level, dictionary)?;
-        let body = compressor.compress(out);
-        if body.is_err() {
+        let frames = compressor.set_dictionary(level, dictionary).and_then(|()| {
+            parts
+                .iter()
+                .map(|part| compressor.compress(part))
+                .collect::<std::io::Result<Vec<_>>>()
+        });
+        if frames.is_err() {
             // A context that failed is not trusted again.
             *slot = None;
         }
-        body
+        frames
     })
 }
 
@@ -263,8 +288,35 @@ pub(super) fn envelope_error(e: EnvelopeError) -> AppError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod compression_tests {
     use super::*;
+
+    fn compress_one(out: &[u8], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
+        Ok(compress_all(&[out], level, dictionary)?.remove(0))
+    }
+
+    /// Several parts with the dictionary loaded once: each the frame a fresh context makes of
+    /// it alone with that dictionary, and decoding their concatenation gives the parts'.
+    #[test]
+    fn parts_compressed_with_one_loading_of_the_dictionary_are_frames_of_their_own() {
+        let dict = sample(200);
+        let parts = [sample(50), sample(300), b"TMR ".to_vec()];
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let frames = compress_all(&refs, 3, &dict).expect("compressed");
+        assert_eq!(frames.len(), 3);
+        for (frame, part) in frames.iter().zip(&parts) {
+            let fresh = zstd::bulk::Compressor::with_dictionary(3, &dict)
+                .and_then(|mut c| c.compress(part))
+                .expect("fresh");
+            assert_eq!(frame, &fresh);
+        }
+        let mut decoded = Vec::new();
+        let wire = frames.concat();
+        let mut decoder = zstd::stream::read::Decoder::with_dictionary(&wire[..], &dict).unwrap();
+        std::io::copy(&mut decoder, &mut decoded).unwrap();
+        assert_eq!(decoded, parts.concat());
+    }
 
     fn sample(n: usize) -> Vec<u8> {
         (0..n)
@@ -286,7 +338,7 @@ mod compression_tests {
         let dict = sample(200);
         let body = sample(300);
         for _ in 0..3 {
-            let with = compress(&body, 19, &dict).expect("with a dictionary");
+            let with = compress_one(&body, 19, &dict).expect("with a dictionary");
             let fresh = zstd::bulk::Compressor::with_dictionary(19, &dict)
                 .and_then(|mut c| c.compress(&body))
                 .expect("fresh");
@@ -296,7 +348,7 @@ mod compression_tests {
                 .expect("decompresses with the dictionary");
             assert_eq!(back, body);
 
-            let plain = compress(&body, 6, &[]).expect("without");
+            let plain = compress_one(&body, 6, &[]).expect("without");
             assert_eq!(plain, zstd::bulk::compress(&body, 6).expect("fresh"));
             assert_eq!(
                 zstd::bulk::decompress(&plain, body.len()).expect("no dictionary needed"),
