@@ -8,6 +8,7 @@ mod bundles;
 mod exchange;
 mod handlers;
 mod keyframe;
+mod offerframe;
 mod queue;
 mod session;
 mod sync;
@@ -60,6 +61,8 @@ pub struct AppState {
     started: std::time::Instant,
     /// The key directory's last compressed frame.
     key_frames: Arc<keyframe::KeyFrames>,
+    /// Runs of first offers compressed so far.
+    offer_frames: Arc<offerframe::OfferFrames>,
     /// Tokens are checked on a connection of their own, on a thread of its own, outside the
     /// database's queue.
     tokens: Arc<queue::Queue<Tokens>>,
@@ -88,6 +91,7 @@ impl AppState {
             crowded_ms: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
             started: std::time::Instant::now(),
             key_frames: Arc::default(),
+            offer_frames: Arc::default(),
             tokens: Arc::new(queue::Queue::start("tidemark-tokens", tokens)?),
         })
     }

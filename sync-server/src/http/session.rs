@@ -17,13 +17,16 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tidemark_sync_protocol::{decode_session, encode_response, DocMessage, Envelope};
+use tidemark_sync_protocol::{decode_session, encode_response, encoded_len, DocMessage, Envelope};
 
 use super::batch::{create_all, receipts_for, BatchResult, DocReceipt, MAX_BATCH};
 use super::handlers::{feed_page, CreateDocument, FeedPage, KeysHeld, FEED_PAGE};
-use super::sync::{envelope_error, framed_with, run_items, session_name, sync_response, Spliced};
+use super::offerframe::{ItemAt, SharedOffer};
+use super::sync::{
+    envelope_error, framed_with, run_items, session_name, sync_response, Framed, Spliced,
+};
 use super::{body, exchange, keyframe, AppState, Authed};
-use crate::db::{Db, Device};
+use crate::db::{Access, Db, Device};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::sync::{offer, ItemStatus, Memory, Origin};
@@ -68,6 +71,10 @@ struct FeedAsk {
     rows: Option<usize>,
 }
 
+/// An offered message, and what makes it the same for every device it goes to when it is a
+/// first offer.
+type Offered = (DocMessage, Option<SharedOffer>);
+
 #[derive(Debug, Serialize)]
 struct SessionStatus {
     items: Vec<ItemStatus>,
@@ -80,8 +87,9 @@ struct SessionStatus {
 }
 
 /// The feed page `ask` reads, and the relay's first message for each of its documents the
-/// device did not send a message about (`asked`), within the device's byte budget; first
-/// offers made and reused are counted in `metrics`.
+/// device did not send a message about (`asked`), within the device's byte budget, each with
+/// what makes it the same for every such device when it is a first offer; first offers made
+/// and reused are counted in `metrics`.
 fn feed_with_offers(
     db: &Db,
     metrics: &Metrics,
@@ -90,7 +98,7 @@ fn feed_with_offers(
     ask: &FeedAsk,
     asked: &HashSet<String>,
     accepted: &HashSet<&str>,
-) -> Result<(FeedPage, Vec<DocMessage>), AppError> {
+) -> Result<(FeedPage, Vec<Offered>), AppError> {
     let held = match (ask.key_cursor, ask.keys) {
         (Some(after), _) => Some(KeysHeld::After(after)),
         (None, Some(count)) => Some(KeysHeld::Count(count)),
@@ -120,11 +128,17 @@ fn feed_with_offers(
                     Origin::Own => {}
                 }
                 budget = budget.saturating_sub(o.message.len());
-                offers.push(DocMessage {
+                let shared = (o.origin != Origin::Own).then(|| SharedOffer {
+                    doc_id: doc.id.clone(),
+                    version: o.version,
+                    read_only: doc.access < Access::Write,
+                });
+                let message = DocMessage {
                     doc_id: doc.id.clone(),
                     message: o.message,
                     signatures: o.signatures,
-                });
+                };
+                offers.push((message, shared));
             }
             Ok(None) => {}
             // The device asks for it the usual way.
@@ -180,8 +194,10 @@ async fn run(
     let items = env.items.len();
     let max_doc_id = settings.limits().max_doc_id;
     let shared = state.clone();
-    let (status, replies) = state
+    let (status, replies, shared_offers) = state
         .with_db(move |db| {
+            // For each reply, what makes it a first offer the same for every such device.
+            let mut shared_offers: Vec<Option<SharedOffer>> = Vec::new();
             let asked: HashSet<String> = env.items.iter().map(|m| m.doc_id.clone()).collect();
             let (created, statuses, replies, feed, offered) =
                 shared.with_memory(session.as_deref(), |memory| {
@@ -221,7 +237,11 @@ async fn run(
                                 )
                             })?;
                             let offered = offers.len();
-                            replies.extend(offers);
+                            shared_offers = vec![None; replies.len()];
+                            for (message, shared) in offers {
+                                replies.push(message);
+                                shared_offers.push(shared);
+                            }
                             (Some(page), offered)
                         }
                     };
@@ -239,48 +259,20 @@ async fn run(
                 receipts,
                 offered,
             };
-            Ok((status, replies))
+            Ok((status, replies, shared_offers))
         })
         .await?;
     let offered = status.offered;
-    // The directory alone, to find in the answer and compress once: only for a client that
-    // takes zstd (the others get the answer as it is).
-    let keys = match status.feed.as_ref().and_then(|f| f.keys.as_ref()) {
-        Some(keys) if body::accepts_zstd(&headers) => {
-            serde_json::to_vec(keys).map_err(|e| AppError::Internal(e.to_string()))?
-        }
-        _ => Vec::new(),
-    };
-    let status = serde_json::to_vec(&status).map_err(|e| AppError::Internal(e.to_string()))?;
-    let body = encode_response(&status, &Envelope { items: replies });
-    // The status JSON comes first, after a header of at most 16 bytes (magic, version, length).
-    let status_end = (status.len() + 16).min(body.len());
-    // The key directory, when large, goes as a frame compressed once for every answer that
-    // carries the same directory.
     let busy = state.busy();
-    let worth = keys.len() >= keyframe::MIN_BYTES;
-    let kept = match worth
-        .then(|| keyframe::find(&body[..status_end], &keys))
-        .flatten()
-    {
-        Some(range) => {
-            let level = super::sync::response_level(body.len(), busy);
-            let kept = state
-                .key_frames
-                .frame(&keys, level)
-                .map_err(|e| AppError::Internal(format!("zstd failed: {e}")))?;
-            Some((range, kept))
-        }
-        None => None,
-    };
-    let spliced: Vec<Spliced<'_>> = kept
-        .iter()
-        .map(|(range, kept)| Spliced {
-            range: range.clone(),
-            frame: kept.frame(),
-        })
-        .collect();
-    let out = framed_with(&headers, body, Some(&bytes), busy, &spliced)?;
+    let out = answer(
+        &state,
+        &headers,
+        &status,
+        replies,
+        shared_offers,
+        &bytes,
+        busy,
+    )?;
     state.metrics().sync_round(bytes.len(), out.body.len());
     tracing::info!(
         device = %device_id,
@@ -292,4 +284,206 @@ async fn run(
         "session request"
     );
     Ok(sync_response(out))
+}
+
+/// The answer to a session request as it goes on the wire: `status` and `replies` (each with
+/// what makes it a first offer the same for every such device, `shared`), compressed for a
+/// client that takes zstd, with `request` for a dictionary when it asked for that. A large key
+/// directory, and while the relay is `busy` the runs of first offers, go as frames compressed
+/// once for every answer that carries them.
+fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: &SessionStatus,
+    replies: Vec<DocMessage>,
+    shared: Vec<Option<SharedOffer>>,
+    request: &[u8],
+    busy: bool,
+) -> Result<Framed, AppError> {
+    let zstd = body::accepts_zstd(headers);
+    // The directory alone, to find in the answer and compress once: only for a client that
+    // takes zstd (the others get the answer as it is).
+    let keys = match status.feed.as_ref().and_then(|f| f.keys.as_ref()) {
+        Some(keys) if zstd => {
+            serde_json::to_vec(keys).map_err(|e| AppError::Internal(e.to_string()))?
+        }
+        _ => Vec::new(),
+    };
+    let status = serde_json::to_vec(status).map_err(|e| AppError::Internal(e.to_string()))?;
+    let replies = Envelope { items: replies };
+    let body = encode_response(&status, &replies);
+    // Where each reply's bytes are: the envelope's items are the answer's last bytes, in order.
+    let mut end = body.len();
+    let mut items_at: Vec<ItemAt> = replies
+        .items
+        .iter()
+        .zip(shared)
+        .rev()
+        .map(|(reply, shared)| {
+            let range = end - encoded_len(reply)..end;
+            end = range.start;
+            (range, shared)
+        })
+        .collect();
+    items_at.reverse();
+    // The status JSON comes first, after a header of at most 16 bytes (magic, version, length).
+    let status_end = (status.len() + 16).min(body.len());
+    let level = super::sync::response_level(body.len(), busy);
+    let failed = |e: std::io::Error| AppError::Internal(format!("zstd failed: {e}"));
+    // The key directory, when large, goes as a frame compressed once for every answer that
+    // carries the same directory.
+    let key_frame = match (keys.len() >= keyframe::MIN_BYTES)
+        .then(|| keyframe::find(&body[..status_end], &keys))
+        .flatten()
+    {
+        Some(range) => Some((range, state.key_frames.frame(&keys, level).map_err(failed)?)),
+        None => None,
+    };
+    // While others wait, runs of first offers go as frames compressed once for every device
+    // that gets them.
+    let runs = if busy && zstd {
+        state
+            .offer_frames
+            .frames(&body, &items_at, level)
+            .map_err(failed)?
+    } else {
+        Vec::new()
+    };
+    let spliced: Vec<Spliced<'_>> = key_frame
+        .iter()
+        .map(|(range, kept)| (range, kept.frame()))
+        .chain(runs.iter().map(|(range, kept)| (range, kept.frame())))
+        .map(|(range, frame)| Spliced {
+            range: range.clone(),
+            frame,
+        })
+        .collect();
+    framed_with(headers, body, Some(request), busy, &spliced)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::http::HeaderValue;
+    use tidemark_sync_protocol::compression::DICTIONARY_HEADER;
+    use tidemark_sync_protocol::{decode_response, Limits};
+
+    use super::*;
+    use crate::settings::Settings;
+
+    fn state() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        })
+        .unwrap();
+        (dir, state)
+    }
+
+    fn status(offered: usize) -> SessionStatus {
+        SessionStatus {
+            items: Vec::new(),
+            created: Vec::new(),
+            feed: None,
+            receipts: Vec::new(),
+            offered,
+        }
+    }
+
+    /// A device's reply to its own push, then first offers of 40 patrols of its station.
+    fn replies(own: &str) -> (Vec<DocMessage>, Vec<Option<SharedOffer>>) {
+        let mut replies = vec![DocMessage::new(own, b"\x42 own reply".to_vec())];
+        let mut shared = vec![None];
+        for i in 0..40 {
+            let id = format!("patrol:TT:20260320:{i:02}");
+            let note = format!("{id}: tuần tra cửa sông, kiểm tra {i} tàu cá, không vi phạm; ");
+            replies.push(DocMessage::new(&id, note.repeat(30).into_bytes()));
+            shared.push(Some(SharedOffer {
+                doc_id: id,
+                version: 1,
+                read_only: false,
+            }));
+        }
+        (replies, shared)
+    }
+
+    /// The zstd frames `wire` is made of.
+    fn frames(mut wire: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        while !wire.is_empty() {
+            let size = zstd::zstd_safe::find_frame_compressed_size(wire).unwrap();
+            out.push(&wire[..size]);
+            wire = &wire[size..];
+        }
+        out
+    }
+
+    /// While the relay is busy, two devices' answers carry the same frames for the runs of
+    /// first offers they share, and each decodes (with its own request for a dictionary) to
+    /// the very bytes of its plain answer; idle, an answer is one frame.
+    #[test]
+    fn busy_answers_share_the_frames_of_their_first_offers_and_decode_whole() {
+        let (_dir, state) = state();
+        let mut headers = HeaderMap::new();
+        headers.insert("accept-encoding", HeaderValue::from_static("zstd"));
+        headers.insert(DICTIONARY_HEADER, HeaderValue::from_static("request"));
+        let mut seen = Vec::new();
+        for device in ["Máy tuần tra số 1", "Máy tuần tra số 2"] {
+            let own = format!("patrol:TT:own:{device}");
+            let request = format!("yêu cầu của {device}: {own}")
+                .repeat(10)
+                .into_bytes();
+            let (replies, shared) = replies(&own);
+            let plain = encode_response(
+                &serde_json::to_vec(&status(40)).unwrap(),
+                &Envelope {
+                    items: replies.clone(),
+                },
+            );
+            let out = answer(
+                &state,
+                &headers,
+                &status(40),
+                replies,
+                shared,
+                &request,
+                true,
+            )
+            .unwrap();
+            assert!(out.dictionary);
+            let mut decoded = Vec::new();
+            let mut decoder =
+                zstd::stream::read::Decoder::with_dictionary(&out.body[..], &request).unwrap();
+            std::io::copy(&mut decoder, &mut decoded).unwrap();
+            assert!(
+                decoded == plain,
+                "the answer decodes whole, frame after frame"
+            );
+            let (_, items) = decode_response(&decoded, &Limits::default()).unwrap();
+            assert_eq!(items.items.len(), 41);
+            let parts: Vec<Vec<u8>> = frames(&out.body).iter().map(|f| f.to_vec()).collect();
+            assert!(parts.len() >= 3, "{} frames", parts.len());
+            seen.push(parts);
+        }
+        // The runs' frames (all but the first and the last: the status with the device's own
+        // reply, and the open run at the end) are the same bytes in both answers.
+        let (a, b) = (&seen[0], &seen[1]);
+        assert_eq!(a.len(), b.len());
+        assert_eq!(a[1..a.len() - 1], b[1..b.len() - 1]);
+
+        // Idle: one frame, at the idle level.
+        let (replies, shared) = replies("patrol:TT:own:3");
+        let out = answer(
+            &state,
+            &headers,
+            &status(40),
+            replies,
+            shared,
+            b"yeu cau",
+            false,
+        )
+        .unwrap();
+        assert_eq!(frames(&out.body).len(), 1);
+    }
 }

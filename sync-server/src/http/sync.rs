@@ -144,7 +144,7 @@ pub(super) fn framed(
 }
 
 /// Bytes of an answer sent as a zstd frame made beforehand: where they are in the answer, and
-/// the frame (see [`super::keyframe`]).
+/// the frame (see [`super::keyframe`] and [`super::offerframe`]).
 pub(super) struct Spliced<'a> {
     pub(super) range: std::ops::Range<usize>,
     pub(super) frame: &'a [u8],
@@ -238,6 +238,13 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// `out` compressed at `level` with `dictionary` (empty: none), in this thread's context.
+pub(super) fn compress(out: &[u8], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
+    Ok(compress_all(&[out], level, dictionary)?
+        .pop()
+        .unwrap_or_default())
+}
+
 /// Each of `parts` compressed as a frame of its own at `level` with `dictionary` (empty: none),
 /// in this thread's context, the dictionary loaded once for them all.
 fn compress_all(parts: &[&[u8]], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<Vec<u8>>> {
@@ -292,10 +299,6 @@ pub(super) fn envelope_error(e: EnvelopeError) -> AppError {
 mod compression_tests {
     use super::*;
 
-    fn compress_one(out: &[u8], level: i32, dictionary: &[u8]) -> std::io::Result<Vec<u8>> {
-        Ok(compress_all(&[out], level, dictionary)?.remove(0))
-    }
-
     /// Several parts with the dictionary loaded once: each the frame a fresh context makes of
     /// it alone with that dictionary, and decoding their concatenation gives the parts'.
     #[test]
@@ -338,7 +341,7 @@ mod compression_tests {
         let dict = sample(200);
         let body = sample(300);
         for _ in 0..3 {
-            let with = compress_one(&body, 19, &dict).expect("with a dictionary");
+            let with = compress(&body, 19, &dict).expect("with a dictionary");
             let fresh = zstd::bulk::Compressor::with_dictionary(19, &dict)
                 .and_then(|mut c| c.compress(&body))
                 .expect("fresh");
@@ -348,7 +351,7 @@ mod compression_tests {
                 .expect("decompresses with the dictionary");
             assert_eq!(back, body);
 
-            let plain = compress_one(&body, 6, &[]).expect("without");
+            let plain = compress(&body, 6, &[]).expect("without");
             assert_eq!(plain, zstd::bulk::compress(&body, 6).expect("fresh"));
             assert_eq!(
                 zstd::bulk::decompress(&plain, body.len()).expect("no dictionary needed"),

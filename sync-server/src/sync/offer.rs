@@ -15,6 +15,9 @@ pub(crate) struct Offer {
     pub message: Vec<u8>,
     pub signatures: Vec<ChangeSignature>,
     pub origin: Origin,
+    /// The stored version a first offer (reused or made) was made from: every device of the
+    /// same kind that holds none of the document gets these same bytes.
+    pub version: i64,
 }
 
 /// Where an offer's message came from (counted in `/metrics`).
@@ -64,6 +67,7 @@ pub(crate) fn offer(
                 message,
                 signatures,
                 origin: Origin::Reused,
+                version,
             }));
         }
     }
@@ -110,5 +114,6 @@ pub(crate) fn offer(
         message,
         signatures,
         origin,
+        version,
     }))
 }
