@@ -400,7 +400,6 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         let spent = relay_samples
             .as_ref()
             .and_then(|s| s.between(w.window.0, w.window.1))
-            .filter(|_| w.answered > 0)
             .map(|secs| secs * 1000.0 / w.answered as f64);
         if let Some(each) = spent {
             out.metric("first_wave_relay_cpu_ms_per_request", each);
