@@ -313,19 +313,19 @@ fn answer(
     let replies = Envelope { items: replies };
     let body = encode_response(&status, &replies);
     // Where each reply's bytes are: the envelope's items are the answer's last bytes, in order.
-    let mut end = body.len();
-    let mut items_at: Vec<ItemAt> = replies
+    let mut start = body
+        .len()
+        .saturating_sub(replies.items.iter().map(encoded_len).sum::<usize>());
+    let mut shared = shared.into_iter();
+    let items_at: Vec<ItemAt> = replies
         .items
         .iter()
-        .zip(shared)
-        .rev()
-        .map(|(reply, shared)| {
-            let range = end - encoded_len(reply)..end;
-            end = range.start;
-            (range, shared)
+        .map(|reply| {
+            let range = start..start + encoded_len(reply);
+            start = range.end;
+            (range, shared.next().flatten())
         })
         .collect();
-    items_at.reverse();
     // The status JSON comes first, after a header of at most 16 bytes (magic, version, length).
     let status_end = (status.len() + 16).min(body.len());
     let level = super::sync::response_level(body.len(), busy);
