@@ -1,7 +1,7 @@
 //! Counters for `/metrics` in the Prometheus text format: requests by route and status, errors
 //! by code, sync rounds and items by code, bytes in and out, documents loaded, first offers made
 //! and reused, attachment chunks received and refused, attachment bytes received and served,
-//! database commits (each one sync to disk). Counts only.
+//! database commits and the syncs to disk that made them durable, with their times. Counts only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -27,14 +27,16 @@ pub struct Metrics {
     first_offers_reused: AtomicU64,
     /// The database's own count and times (see `Db::commits`).
     db_commits: Arc<CommitTimes>,
+    /// The serving relay's syncs of the database to disk and their times (see `DiskSync`).
+    db_syncs: Arc<CommitTimes>,
 }
 
-/// The upper bounds (seconds) of [`CommitTimes`]' buckets. A commit syncs to disk: well under a
-/// millisecond on a quiet SSD, and every request that needs the database waits behind a slow one.
+/// The upper bounds (seconds) of [`CommitTimes`]' buckets. A sync to disk takes well under a
+/// millisecond on a quiet SSD; a commit (which no longer syncs while serving) less.
 pub const COMMIT_BUCKETS: [f64; 6] = [0.001, 0.005, 0.02, 0.05, 0.2, 1.0];
 
-/// How long the database's commits took, as a Prometheus histogram: written by the database,
-/// read for `/metrics`.
+/// How long the database's commits (or its syncs to disk) took, as a Prometheus histogram:
+/// written by the database (or the sync thread), read for `/metrics`.
 #[derive(Debug, Default)]
 pub struct CommitTimes {
     count: AtomicU64,
@@ -89,10 +91,12 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
 }
 
 impl Metrics {
-    /// Counters that report `db_commits` as the database's commits.
-    pub fn with_db_commits(db_commits: Arc<CommitTimes>) -> Metrics {
+    /// Counters that report `db_commits` as the database's commits and `db_syncs` as its syncs
+    /// to disk.
+    pub fn with_db(db_commits: Arc<CommitTimes>, db_syncs: Arc<CommitTimes>) -> Metrics {
         Metrics {
             db_commits,
+            db_syncs,
             ..Metrics::default()
         }
     }
@@ -208,6 +212,9 @@ impl Metrics {
         let _ = writeln!(out, "tidemark_db_commits_total {}", self.db_commits.count());
         self.db_commits
             .render(&mut out, "tidemark_db_commit_seconds");
+        let _ = writeln!(out, "# TYPE tidemark_db_syncs_total counter");
+        let _ = writeln!(out, "tidemark_db_syncs_total {}", self.db_syncs.count());
+        self.db_syncs.render(&mut out, "tidemark_db_sync_seconds");
         out
     }
 }
@@ -223,7 +230,9 @@ mod tests {
         for ms in [0, 1, 3, 30, 30, 150, 2_500] {
             times.record(Duration::from_millis(ms));
         }
-        let text = Metrics::with_db_commits(Arc::clone(&times)).render();
+        let syncs = Arc::new(CommitTimes::default());
+        syncs.record(Duration::from_micros(300));
+        let text = Metrics::with_db(Arc::clone(&times), syncs).render();
         let line = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
@@ -243,5 +252,9 @@ mod tests {
         let sum: f64 = line("tidemark_db_commit_seconds_sum").parse().unwrap();
         assert!((sum - 2.714).abs() < 1e-9, "{sum}");
         assert!(text.contains("# TYPE tidemark_db_commit_seconds histogram"));
+        // The syncs to disk beside them, counted apart.
+        assert_eq!(line("tidemark_db_syncs_total"), "1");
+        assert_eq!(line("tidemark_db_sync_seconds_bucket{le=\"0.001\"}"), "1");
+        assert!(text.contains("# TYPE tidemark_db_sync_seconds histogram"));
     }
 }

@@ -442,6 +442,8 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         ("relay_commit_secs", commits.secs),
         ("relay_commits_over_50ms", commits.over_50ms),
         ("relay_commits_over_200ms", commits.over_200ms),
+        ("relay_disk_syncs", commits.syncs),
+        ("relay_disk_sync_secs", commits.sync_secs),
     ] {
         out.metric(k, v);
     }
@@ -529,7 +531,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
     out.tables.push(t);
     out.notes.push(format!(
         "The paced relay's {}: the database serves one request at a time, so every request \
-         that needs it waits behind a commit, and a commit waits for the disk's sync. Paced, \
+         that needs it waits behind a commit, then for a sync to disk covering it. Paced, \
          {slow} requests took {TARGET_MS:.0} ms or more ({allowed} allowed).",
         commits.describe()
     ));
@@ -548,6 +550,7 @@ pub async fn s5(ctx: &Ctx) -> Result<Outcome> {
         ("paced_commit_secs", commits.secs),
         ("paced_commits_over_50ms", commits.over_50ms),
         ("paced_commits_over_200ms", commits.over_200ms),
+        ("paced_disk_syncs", commits.syncs),
         ("paced_requests_over_target", slow as f64),
     ] {
         out.metric(k, v);

@@ -1,10 +1,13 @@
-//! The relay's SQLite store: one connection, WAL, `synchronous=FULL`, migrations on open.
+//! The relay's SQLite store: one connection, WAL, migrations on open.
 //!
-//! Only this module knows SQL. Every write that a client sees acknowledged is committed with
-//! `synchronous=FULL` first, so it survives `kill -9` and power loss.
+//! Only this module knows SQL. Every write that a client sees acknowledged is on disk first, so
+//! it survives `kill -9` and power loss: opened alone (admin commands) each commit syncs itself
+//! (`synchronous=FULL`); serving, commits sync in groups off the database's thread
+//! ([`Db::defer_syncs`], [`DiskSync`]).
 
 mod attachments;
 mod chunks;
+mod disk;
 mod docs;
 mod identity;
 mod schema;
@@ -21,6 +24,7 @@ use crate::metrics::CommitTimes;
 
 pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
+pub use disk::{DiskSync, GROUP_WAIT};
 pub(crate) use docs::access_rule;
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment, HeldChange, Tokens};
@@ -74,8 +78,8 @@ impl<'a> Write<'a> {
             // A commit that failed (a full disk) leaves nothing half-done behind.
             undo(self.conn);
         })?;
-        // The outermost write ends the transaction: that is a commit, and a sync to disk, which
-        // every request that needs the database waits behind.
+        // The outermost write ends the transaction: that is a commit (and, unless serving, a
+        // sync to disk), which every request that needs the database waits behind.
         if self.conn.is_autocommit() {
             self.commits.record(started.elapsed());
         }
@@ -116,8 +120,8 @@ impl Db {
         Write::begin(&self.conn, &self.commits)
     }
 
-    /// The transactions the relay's writes have committed (each one sync to disk) and how long
-    /// each took, shared so that `/metrics` reads them without waiting for the database.
+    /// The transactions the relay's writes have committed and how long each took, shared so
+    /// that `/metrics` reads them without waiting for the database.
     pub fn commits(&self) -> Arc<CommitTimes> {
         Arc::clone(&self.commits)
     }
@@ -169,6 +173,41 @@ impl Db {
         let out = out?;
         end?;
         Ok(out)
+    }
+
+    /// Rows changed through this connection so far, kept or undone (`sqlite3_total_changes`):
+    /// a turn at the database that leaves it where it was wrote nothing that needs syncing.
+    pub fn changes(&self) -> u64 {
+        self.conn.total_changes()
+    }
+
+    /// Stops syncing at each commit, for the serving relay, which syncs in groups off the
+    /// database's thread instead: `synchronous=NORMAL`, and the [`DiskSync`] whose tickets each
+    /// turn at the database must wait for before it answers. `at_db` counts the requests at the
+    /// database (a sync waits for their commits too); the syncs' times go to `times`. Outside
+    /// WAL mode (a file system without shared memory) commits keep syncing themselves, and the
+    /// [`DiskSync`] has nothing to wait for.
+    pub fn defer_syncs(
+        &self,
+        at_db: Arc<std::sync::atomic::AtomicUsize>,
+        times: Arc<CommitTimes>,
+    ) -> Result<DiskSync, AppError> {
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        let wal = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty() && mode.eq_ignore_ascii_case("wal"))
+            .map(|p| std::path::PathBuf::from(format!("{p}-wal")));
+        if let Some(wal) = &wal {
+            // The WAL file exists while the connection is open; SQLite syncs its directory
+            // entry once under FULL, and under NORMAL not before a checkpoint.
+            disk::sync_dir_of(wal)
+                .map_err(|e| AppError::Internal(format!("cannot sync the data directory: {e}")))?;
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        DiskSync::start(wal, at_db, times)
     }
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -456,5 +495,55 @@ mod tests {
         assert_eq!(kept.expect("kept"), 7);
         assert_eq!(db.audit_log().expect("log").len(), 1);
         assert_eq!(commits(&db), 1);
+    }
+
+    #[tokio::test]
+    async fn serving_defers_syncs_to_the_wal_while_a_database_opened_alone_syncs_each_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.sqlite3");
+        let synchronous = |db: &Db| -> i64 {
+            db.conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .expect("pragma")
+        };
+        let alone = Db::open(&path).expect("open");
+        assert_eq!(synchronous(&alone), 2, "FULL for admin commands");
+        let serving = Db::open(&path).expect("open");
+        assert!(dir.path().join("relay.sqlite3-wal").exists());
+        let times = Arc::new(CommitTimes::default());
+        let disk = serving
+            .defer_syncs(Arc::default(), Arc::clone(&times))
+            .expect("defer");
+        assert!(disk.deferred());
+        assert_eq!(synchronous(&serving), 1, "NORMAL while serving");
+        assert_eq!(synchronous(&alone), 2, "per connection");
+
+        // A turn that writes takes a new ticket, and its sync reaches the WAL file.
+        let start = disk.ticket(serving.changes());
+        serving
+            .audit("admin", "test", "Đồn Biên phòng Tân Thành")
+            .expect("audit");
+        let ticket = disk.ticket(serving.changes());
+        assert_eq!(ticket, start + 1);
+        disk.wait(ticket).await.expect("synced");
+        assert_eq!(times.count(), 1);
+        // A turn that only reads waits for nothing more.
+        assert_eq!(serving.audit_log().expect("log").len(), 1);
+        disk.wait(disk.ticket(serving.changes()))
+            .await
+            .expect("read");
+        assert_eq!(times.count(), 1);
+
+        // In memory there is no file to sync: nothing to wait for, and commits stay FULL.
+        let memory = Db {
+            conn: Connection::open_in_memory().expect("memory"),
+            keys: Default::default(),
+            commits: Arc::default(),
+            acks: Default::default(),
+        };
+        assert!(!memory
+            .defer_syncs(Arc::default(), Arc::default())
+            .expect("defer")
+            .deferred());
     }
 }

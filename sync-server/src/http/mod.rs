@@ -27,7 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::cache::DocCache;
-use crate::db::{Db, Device, Tokens};
+use crate::db::{Db, Device, DiskSync, Tokens};
 use crate::error::AppError;
 use crate::exchanges::Exchanges;
 use crate::metrics::{ErrorCode, Metrics};
@@ -46,6 +46,9 @@ pub struct AppState {
     /// The database, on a thread of its own that does one request's work at a time, in the
     /// order they asked: a burst of requests waits in a queue, not as a crowd of threads.
     db: Arc<queue::Queue<Db>>,
+    /// Where a request waits, after its turn at the database, for what the database holds to
+    /// be on disk before it answers (group commit).
+    disk: Arc<DiskSync>,
     settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     cache: Arc<Mutex<DocCache>>,
@@ -77,9 +80,14 @@ impl AppState {
         let minute = Duration::from_secs(60);
         let idle = Duration::from_secs(settings.doc_idle_secs);
         let cache = DocCache::new(settings.doc_cache_bytes, idle);
-        let metrics = Metrics::with_db_commits(db.commits());
+        let at_db = Arc::default();
+        let syncs = Arc::default();
+        // After the backfill, whose commits synced themselves.
+        let disk = db.defer_syncs(Arc::clone(&at_db), Arc::clone(&syncs))?;
+        let metrics = Metrics::with_db(db.commits(), syncs);
         Ok(AppState {
             db: Arc::new(queue::Queue::start("tidemark-db", db)?),
+            disk: Arc::new(disk),
             failed_auth: Arc::new(RateLimit::new(settings.max_failed_auth_per_minute, minute)),
             enrolments: Arc::new(RateLimit::new(settings.max_enrolments_per_minute, minute)),
             settings: Arc::new(settings),
@@ -87,7 +95,7 @@ impl AppState {
             cache: Arc::new(Mutex::new(cache)),
             sessions: Arc::new(Mutex::new(Sessions::new(idle))),
             exchanges: Arc::new(Exchanges::new(EXCHANGE_BYTES)),
-            at_db: Arc::default(),
+            at_db,
             crowded_ms: Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)),
             started: std::time::Instant::now(),
             key_frames: Arc::default(),
@@ -138,7 +146,10 @@ impl AppState {
     }
 
     /// Runs `f` with the database on its thread, after the work of the requests that asked
-    /// before (see [`queue`]).
+    /// before (see [`queue`]), and returns once what the database held at the end of the turn
+    /// is on disk (see [`DiskSync`]): the database goes on to the next request first. If the
+    /// sync fails the answer is the error, so a device is never told of anything, written by
+    /// itself or by another, that power loss could take back.
     pub async fn with_db<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -150,8 +161,17 @@ impl AppState {
             self.crowded_ms
                 .store(now, std::sync::atomic::Ordering::Relaxed);
         }
-        let answer = self.db.run(f).await;
+        let disk = Arc::clone(&self.disk);
+        let turn = self
+            .db
+            .run(move |db| {
+                let out = f(db);
+                Ok((out, disk.ticket(db.changes())))
+            })
+            .await;
         drop(at_db);
+        let (answer, ticket) = turn?;
+        self.disk.wait(ticket).await?;
         answer
     }
 }

@@ -177,6 +177,7 @@ async fn a_request_that_creates_and_pushes_commits_once() {
         items.push(DocMessage::new(id, push_message(&mut tt, id)));
     }
     let before = metric(&relay, "tidemark_db_commits_total").await;
+    let synced = metric(&relay, "tidemark_db_syncs_total").await;
     let (status, _) = session(
         &tt,
         "s-tt-commit",
@@ -191,11 +192,13 @@ async fn a_request_that_creates_and_pushes_commits_once() {
         assert_eq!(status["created"][i]["code"], "created", "{status}");
         assert_eq!(status["items"][i]["code"], "ok", "{status}");
     }
-    // Two documents created and two pushed: one transaction, one sync to disk.
+    // Two documents created and two pushed: one transaction, one sync to disk, taken before
+    // the answer left (alone, no other request's sync could cover it).
     assert_eq!(
         metric(&relay, "tidemark_db_commits_total").await,
         before + 1
     );
+    assert_eq!(metric(&relay, "tidemark_db_syncs_total").await, synced + 1);
     // Each commit is timed: the histogram counts the same commits, every one within its
     // unbounded bucket.
     let timed = metric(&relay, "tidemark_db_commit_seconds_count").await;
@@ -215,6 +218,63 @@ async fn a_request_that_creates_and_pushes_commits_once() {
     )
     .await;
     assert_eq!(status["offered"], 2, "{status}");
+    for offer in &offers.items {
+        assert_eq!(notes(&apply_offer(&offer.message)), vietnamese_doc_text());
+    }
+}
+
+/// Devices pushing at once each wait for a sync to disk covering their commit before they are
+/// answered, and share syncs: never more syncs than commits. A turn that wrote nothing waits
+/// for no sync of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stations_pushing_at_once_are_each_on_disk_in_no_more_syncs_than_commits() {
+    let relay = province().await;
+    let mut requests = Vec::new();
+    for n in 0..8 {
+        let mut tt = relay.device("TT").await;
+        let id = format!("patrol:TT:20260306:{n:02}");
+        tt.local(&id, vietnamese_doc_text());
+        let message = push_message(&mut tt, &id);
+        requests.push((tt, id, message));
+    }
+    let (commits, syncs) = (
+        metric(&relay, "tidemark_db_commits_total").await,
+        metric(&relay, "tidemark_db_syncs_total").await,
+    );
+    let mut pushes = tokio::task::JoinSet::new();
+    for (tt, id, message) in requests {
+        pushes.spawn(async move {
+            let (status, _) = session(
+                &tt,
+                &format!("s-at-once-{id}"),
+                serde_json::json!({"create": [{"id": id, "owner_unit": "TT", "kind": "patrol"}]}),
+                vec![DocMessage::new(&id, message)],
+            )
+            .await;
+            assert_eq!(status["items"][0]["code"], "ok", "{status}");
+        });
+    }
+    while let Some(done) = pushes.join_next().await {
+        done.unwrap();
+    }
+    let commits = metric(&relay, "tidemark_db_commits_total").await - commits;
+    let syncs = metric(&relay, "tidemark_db_syncs_total").await - syncs;
+    assert_eq!(commits, 8);
+    assert!(
+        (1..=commits).contains(&syncs),
+        "{syncs} syncs for {commits} commits"
+    );
+
+    // All eight are kept: a new HQ device reads them whole.
+    let hq = relay.device("HQ").await;
+    let (status, offers) = session(
+        &hq,
+        "s-hq-at-once",
+        serde_json::json!({"feed": {"since": 0, "keys": 0}}),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status["offered"], 8, "{status}");
     for offer in &offers.items {
         assert_eq!(notes(&apply_offer(&offer.message)), vietnamese_doc_text());
     }
