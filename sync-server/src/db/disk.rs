@@ -86,10 +86,12 @@ struct Wanted {
 }
 
 impl DiskSync {
-    /// Syncs for the WAL file `wal` (`None`: nothing to sync), grouping while `at_db` counts
-    /// requests at the database; each sync's time goes to `times`.
+    /// Syncs for the WAL file `wal` (`None`: nothing to sync) of a connection whose count of
+    /// changed rows is `changes` now, grouping while `at_db` counts requests at the database;
+    /// each sync's time goes to `times`.
     pub(super) fn start(
         wal: Option<PathBuf>,
+        changes: u64,
         at_db: Arc<AtomicUsize>,
         times: Arc<CommitTimes>,
     ) -> Result<DiskSync, AppError> {
@@ -97,7 +99,7 @@ impl DiskSync {
         let shared = Arc::new(Shared {
             wal,
             written: AtomicU64::new(0),
-            changes: AtomicU64::new(0),
+            changes: AtomicU64::new(changes),
             at_db,
             wanted: Mutex::new(Wanted::default()),
             wake: Condvar::new(),
@@ -257,7 +259,7 @@ mod tests {
         let wal = dir.path().join("relay.sqlite3-wal");
         std::fs::write(&wal, "khung nhật ký").unwrap();
         let times = Arc::new(CommitTimes::default());
-        let disk = DiskSync::start(Some(wal), Arc::clone(at_db), Arc::clone(&times)).unwrap();
+        let disk = DiskSync::start(Some(wal), 0, Arc::clone(at_db), Arc::clone(&times)).unwrap();
         (dir, disk, times)
     }
 
@@ -331,7 +333,8 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_wal_there_is_nothing_to_wait_for() {
-        let disk = DiskSync::start(None, Arc::default(), Arc::new(CommitTimes::default())).unwrap();
+        let disk =
+            DiskSync::start(None, 0, Arc::default(), Arc::new(CommitTimes::default())).unwrap();
         assert!(!disk.deferred());
         disk.wait(disk.ticket(7)).await.unwrap();
     }

@@ -207,7 +207,7 @@ impl Db {
                 .map_err(|e| AppError::Internal(format!("cannot sync the data directory: {e}")))?;
             self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
-        DiskSync::start(wal, at_db, times)
+        DiskSync::start(wal, self.changes(), at_db, times)
     }
 
     /// Opens (creating if needed) the database at `path` and migrates it.
@@ -510,6 +510,10 @@ mod tests {
         assert_eq!(synchronous(&alone), 2, "FULL for admin commands");
         let serving = Db::open(&path).expect("open");
         assert!(dir.path().join("relay.sqlite3-wal").exists());
+        // Written before serving (as the references' backfill may), and synced by its commit.
+        serving
+            .audit("admin", "backfill", "Đồn Biên phòng Vàm Láng")
+            .expect("audit");
         let times = Arc::new(CommitTimes::default());
         let disk = serving
             .defer_syncs(Arc::default(), Arc::clone(&times))
@@ -518,8 +522,11 @@ mod tests {
         assert_eq!(synchronous(&serving), 1, "NORMAL while serving");
         assert_eq!(synchronous(&alone), 2, "per connection");
 
-        // A turn that writes takes a new ticket, and its sync reaches the WAL file.
+        // What the connection wrote before serving synced itself: a first turn that writes
+        // nothing takes no new ticket.
         let start = disk.ticket(serving.changes());
+        assert_eq!(start, 0);
+        // A turn that writes takes a new ticket, and its sync reaches the WAL file.
         serving
             .audit("admin", "test", "Đồn Biên phòng Tân Thành")
             .expect("audit");
@@ -528,7 +535,7 @@ mod tests {
         disk.wait(ticket).await.expect("synced");
         assert_eq!(times.count(), 1);
         // A turn that only reads waits for nothing more.
-        assert_eq!(serving.audit_log().expect("log").len(), 1);
+        assert_eq!(serving.audit_log().expect("log").len(), 2);
         disk.wait(disk.ticket(serving.changes()))
             .await
             .expect("read");
