@@ -47,6 +47,8 @@ pub struct DocCache {
 /// one place per document each kind pushed the other out. S5 made each patrol's first offer
 /// about six times instead of once (7,108 of 8,305 offers made were for a version already made
 /// for the other kind).
+/// The second kind's is made from the first's ([`FirstOffer::for_other_kind`]), not from the
+/// document again.
 #[derive(Debug, Default)]
 struct Offers([Option<FirstOffer>; 2]);
 
@@ -102,6 +104,49 @@ impl FirstOffer {
             signatures,
             made: Instant::now(),
         }
+    }
+
+    /// The same offer for the other kind of device, without generating it again from the
+    /// document (a whole-document save for a new patrol: S5 made each patrol's first offer
+    /// twice, once for its station's devices and once for headquarters'). A first message asks
+    /// for nothing (it presumes the device holds nothing, so it needs nothing of it), so a
+    /// reader's differs from a writer's only in its read-only flag, and the state it leaves in
+    /// `read_only`. `None` when the message does not decode, asks for changes, or carries a flag
+    /// this relay does not know: then the offer is generated as before.
+    pub fn for_other_kind(&self) -> Option<FirstOffer> {
+        use automerge::sync::{Message, MessageFlags};
+        let mut message = Message::decode(&self.message).ok()?;
+        if !message.need.is_empty() {
+            return None;
+        }
+        let known = [MessageFlags::SYNC_RESET, MessageFlags::SUPPORTS_SYNC_RESET];
+        let was = message.flags.unwrap_or_default();
+        let mut same = MessageFlags::new();
+        let mut other = MessageFlags::new();
+        for flag in known {
+            if was.contains(flag) {
+                same.set(flag);
+                other.set(flag);
+            }
+        }
+        if self.read_only {
+            same.set(MessageFlags::READ_ONLY);
+        } else {
+            other.set(MessageFlags::READ_ONLY);
+        }
+        if was != same {
+            return None;
+        }
+        message.flags = Some(other);
+        let mut state = self.state.clone();
+        state.read_only = !self.read_only;
+        Some(FirstOffer::new(
+            self.version,
+            !self.read_only,
+            message.encode(),
+            state,
+            self.signatures.clone(),
+        ))
     }
 
     fn cost(&self) -> usize {
@@ -307,11 +352,67 @@ impl DocCache {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn doc() -> AutoCommit {
         AutoCommit::new()
+    }
+
+    /// A document's first offer for one kind of device, made as `sync::offer` makes it.
+    fn made(doc: &mut AutoCommit, read_only: bool) -> FirstOffer {
+        use automerge::sync::SyncDoc;
+        let mut state = State::new();
+        state.set_read_only(read_only);
+        let to_send = doc.get_changes_meta(&[]).len();
+        tidemark_sync_protocol::presume::presume_shared(&mut state, to_send);
+        let message = doc.sync().generate_sync_message(&mut state).unwrap();
+        FirstOffer::new(3, read_only, message.encode(), state, Vec::new())
+    }
+
+    /// A writer's first offer re-flagged is byte for byte the reader's, state included, and
+    /// back: for a document of one change (changes sent one by one) and of many from two
+    /// units (the whole document sent).
+    #[test]
+    fn a_first_offer_for_the_other_kind_is_the_one_made_for_it() {
+        use automerge::{transaction::Transactable, ROOT};
+        for changes in [1, 40] {
+            let mut doc = AutoCommit::new();
+            let mut other = AutoCommit::new();
+            for i in 0..changes {
+                let (unit, text) = if i % 2 == 0 {
+                    (
+                        &mut doc,
+                        format!("Tuần tra lần {i}: tàu cá QNg-90123 neo đậu trái phép"),
+                    )
+                } else {
+                    (
+                        &mut other,
+                        format!("Đồn Biên phòng Đồng Đức ghi nhận lần {i}"),
+                    )
+                };
+                unit.put(ROOT, format!("ghi_chú_{i}"), text).unwrap();
+                unit.commit();
+                let (a, b) = (doc.save(), other.save());
+                doc.load_incremental(&b).unwrap();
+                other.load_incremental(&a).unwrap();
+            }
+            let writer = made(&mut doc, false);
+            let reader = made(&mut doc, true);
+            assert_ne!(writer.message, reader.message);
+            for (from, to) in [(&writer, &reader), (&reader, &writer)] {
+                let derived = from.for_other_kind().unwrap();
+                assert_eq!(derived.read_only, to.read_only);
+                assert_eq!(derived.message, to.message, "{changes} changes");
+                assert_eq!(derived.state, to.state, "{changes} changes");
+                assert_eq!(derived.version, 3);
+            }
+        }
+        // Bytes that are not a sync message are left to be made the usual way.
+        let mut broken = made(&mut AutoCommit::new(), false);
+        broken.message = b"khong phai thong diep".to_vec();
+        assert!(broken.for_other_kind().is_none());
     }
 
     #[test]

@@ -70,6 +70,20 @@ pub(crate) fn offer(
                 version,
             }));
         }
+        // Made for the other kind of device already: the same message but for one flag.
+        let other = memory.docs.first_offer(doc_id, version, !read_only);
+        if let Some(made) = other.and_then(FirstOffer::for_other_kind) {
+            let (message, state) = (made.message.clone(), made.state.clone());
+            let signatures = made.signatures.clone();
+            memory.docs.keep_first_offer(doc_id, made);
+            memory.sessions.put(doc_id, &device.id, session, state, now);
+            return Ok(Some(Offer {
+                message,
+                signatures,
+                origin: Origin::Made,
+                version,
+            }));
+        }
     }
     let taken = take_doc_at(db, memory.docs, doc_id, version)?;
     let (mut doc, stored) = (taken.doc, taken.stored);
