@@ -1,5 +1,7 @@
 //! The relay's first message to a device about a document it has not spoken about yet.
 
+use std::borrow::Cow;
+
 use automerge::sync::{State, SyncDoc};
 
 use super::storage::take_doc_at;
@@ -59,30 +61,32 @@ pub(crate) fn offer(
     let now = std::time::Instant::now();
     let version = db.doc_version(doc_id)?;
     if first {
-        if let Some(kept) = memory.docs.first_offer(doc_id, version, read_only) {
-            let (message, state) = (kept.message.clone(), kept.state.clone());
-            let signatures = kept.signatures.clone();
-            memory.sessions.put(doc_id, &device.id, session, state, now);
-            return Ok(Some(Offer {
-                message,
-                signatures,
-                origin: Origin::Reused,
+        // Kept for this kind of device; else made for the other kind already, which is the
+        // same message but for one flag.
+        let (offer, origin) = match memory.docs.first_offer(doc_id, version, read_only) {
+            Some(kept) => (Some(Cow::Borrowed(kept)), Origin::Reused),
+            None => (
+                memory
+                    .docs
+                    .first_offer(doc_id, version, !read_only)
+                    .and_then(FirstOffer::for_other_kind)
+                    .map(Cow::Owned),
+                Origin::Made,
+            ),
+        };
+        if let Some(offer) = offer {
+            let handed = Offer {
+                message: offer.message.clone(),
+                signatures: offer.signatures.clone(),
+                origin,
                 version,
-            }));
-        }
-        // Made for the other kind of device already: the same message but for one flag.
-        let other = memory.docs.first_offer(doc_id, version, !read_only);
-        if let Some(made) = other.and_then(FirstOffer::for_other_kind) {
-            let (message, state) = (made.message.clone(), made.state.clone());
-            let signatures = made.signatures.clone();
-            memory.docs.keep_first_offer(doc_id, made);
+            };
+            let state = offer.state.clone();
+            if let Cow::Owned(made) = offer {
+                memory.docs.keep_first_offer(doc_id, made);
+            }
             memory.sessions.put(doc_id, &device.id, session, state, now);
-            return Ok(Some(Offer {
-                message,
-                signatures,
-                origin: Origin::Made,
-                version,
-            }));
+            return Ok(Some(handed));
         }
     }
     let taken = take_doc_at(db, memory.docs, doc_id, version)?;

@@ -389,8 +389,9 @@ async fn writers_and_readers_new_to_a_record_take_turns_and_each_kind_is_made_on
     assert_eq!(offers[0].1, offers[2].1);
     assert_eq!(offers[0].1, offers[4].1);
     assert_eq!(offers[1].1, offers[3].1);
-    // One made for each kind; the other three reused. With one offer kept per record, each
-    // kind pushed the other out and all five were made.
+    // One made for each kind (the reader's from the writer's, re-flagged); the other three
+    // reused. With one offer kept per record, each kind pushed the other out and all five were
+    // made.
     assert_eq!(
         metric(&relay, "tidemark_first_offers_made_total").await - made,
         2
