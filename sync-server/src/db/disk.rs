@@ -27,7 +27,7 @@
 //! until it is restarted, and says so.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -73,7 +73,6 @@ struct Shared {
     /// The highest ticket a request waits for, and since when the oldest has waited.
     wanted: Mutex<Wanted>,
     wake: Condvar,
-    failed: AtomicBool,
     /// How long each sync took.
     times: Arc<CommitTimes>,
 }
@@ -103,16 +102,15 @@ impl DiskSync {
             at_db,
             wanted: Mutex::new(Wanted::default()),
             wake: Condvar::new(),
-            failed: AtomicBool::new(false),
             times,
         });
-        let thread = match &shared.wal {
-            Some(_) => {
+        let thread = match shared.wal.clone() {
+            Some(wal) => {
                 let shared = Arc::clone(&shared);
                 Some(
                     std::thread::Builder::new()
                         .name("tidemark-disk".into())
-                        .spawn(move || shared.run(&send))
+                        .spawn(move || shared.run(&wal, &send))
                         .map_err(|e| {
                             AppError::Internal(format!("cannot start the disk sync thread: {e}"))
                         })?,
@@ -190,15 +188,16 @@ impl Shared {
         self.wanted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The sync thread: waits for a ticket to sync, groups, syncs, tells the waiters.
-    fn run(&self, send: &tokio::sync::watch::Sender<Synced>) {
-        let mut through = 0;
+    /// The sync thread for the WAL file `wal`: waits for a ticket to sync, groups, syncs, tells
+    /// the waiters (`send`, which holds how far the syncs have come).
+    fn run(&self, wal: &Path, send: &tokio::sync::watch::Sender<Synced>) {
         let mut wanted = self.lock();
         loop {
             if wanted.stop {
                 return;
             }
-            if wanted.ticket <= through || self.failed.load(Ordering::Acquire) {
+            let synced = *send.borrow();
+            if wanted.ticket <= synced.through || synced.failed {
                 wanted = self.wake.wait(wanted).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
@@ -217,26 +216,17 @@ impl Shared {
             // were written, so this sync covers them all.
             let upto = self.written.load(Ordering::Acquire);
             let started = Instant::now();
-            match self.sync() {
+            match std::fs::File::open(wal).and_then(|f| f.sync_data()) {
                 Ok(()) => {
                     self.times.record(started.elapsed());
-                    through = upto;
                     send.send_modify(|s| s.through = upto);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot sync the database to disk; acknowledging nothing more");
-                    self.failed.store(true, Ordering::Release);
                     send.send_modify(|s| s.failed = true);
                 }
             }
             wanted = self.lock();
-        }
-    }
-
-    fn sync(&self) -> std::io::Result<()> {
-        match &self.wal {
-            Some(wal) => std::fs::File::open(wal)?.sync_data(),
-            None => Ok(()),
         }
     }
 }

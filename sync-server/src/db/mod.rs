@@ -24,7 +24,7 @@ use crate::metrics::CommitTimes;
 
 pub use attachments::{ChunkState, StoredAttachment, UploadState};
 pub use chunks::{FeedEntry, ImportWrite, SyncAck, SyncWrite};
-pub use disk::{DiskSync, GROUP_WAIT};
+pub use disk::DiskSync;
 pub(crate) use docs::access_rule;
 pub use docs::{Access, DocMeta, Grant, NewDocument};
 pub use identity::{Device, DeviceRow, Enrolment, HeldChange, Tokens};
