@@ -259,7 +259,7 @@ fn apply(
         let changes = fork.get_changes(&before);
         (fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
     }
-    let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored)?;
+    let chunk = chunk_for(db, id, &mut fork, &before, accepted, stored, None)?;
     let attachments = chunk.bytes.is_some().then(|| references(&fork));
     let version = db.commit_import(&ImportWrite {
         actor: importer.actor().to_string(),

@@ -275,9 +275,7 @@ fn apply(
     let (doc_id, device) = (item.doc_id, item.device);
     state.set_read_only(item.access < Access::Write);
     let before = fork.get_heads();
-    fork.sync()
-        .receive_sync_message(&mut state, msg)
-        .map_err(|e| ItemError("bad_message", format!("cannot apply sync message: {e}")))?;
+    let as_sent = storage::receive(fork, &mut state, msg)?;
     let new = new_changes(fork, &before);
     let mut accepted = new.len();
     let held = check_authors(db, doc_id, item.meta, fork, &new)?;
@@ -291,6 +289,8 @@ fn apply(
         let changes = fork.get_changes(&before);
         (*fork, accepted) = set_aside(db, doc, &changes, &held, &via)?;
     }
+    // Set aside, some of the changes sent are not stored.
+    let as_sent = as_sent.filter(|_| held.is_empty());
     let sent_before = state.sent_hashes.clone();
     let caps = few_changes_as_they_are(fork, &mut state);
     let reply = if waits_only_on_held(db, doc_id, fork, &state)? {
@@ -315,7 +315,7 @@ fn apply(
         .copied()
         .collect();
     let reply_signatures = signatures_to_send(db, &sent)?;
-    let chunk = chunk_for(db, doc_id, fork, &before, accepted, stored)?;
+    let chunk = chunk_for(db, doc_id, fork, &before, accepted, stored, as_sent)?;
     let attachments = chunk.bytes.is_some().then(|| references(fork));
     let version = db.commit_sync(&SyncWrite {
         doc_id: doc_id.to_string(),
@@ -396,14 +396,12 @@ mod tests {
     /// An item without changes (most of a session's: a device's answer to an offer) is applied
     /// to the loaded document itself, not to a fork; the document stays loaded and whole
     /// whether the item commits or fails.
-    #[test]
-    fn an_item_without_changes_leaves_the_loaded_document_whole_whether_it_commits_or_fails() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("relay.sqlite3");
-        let db = Db::open(&path).unwrap();
+    /// A relay database in `dir` with unit TT, one of its devices (enrolled under `actor`) and
+    /// the document `ID`, created by it and holding nothing yet.
+    fn relay_with_new_patrol(dir: &std::path::Path, actor: &ActorId) -> (Db, Device) {
+        let db = Db::open(&dir.join("relay.sqlite3")).unwrap();
         db.add_unit("TT", None).unwrap();
         let (_, code) = db.create_enrolment("TT", "Máy tuần tra số 1", 600).unwrap();
-        let actor = ActorId::random();
         let token = db
             .redeem(&code, &actor.to_hex_string(), None)
             .unwrap()
@@ -415,6 +413,66 @@ mod tests {
             grants: Vec::new(),
         };
         assert!(db.create_documents(&device, &[new]).unwrap()[0].is_ok());
+        (db, device)
+    }
+
+    /// A new record's first push is stored as the device sent it; bytes that would not load
+    /// from storage are refused and leave nothing behind.
+    #[test]
+    fn a_new_records_changes_are_stored_as_sent_and_only_if_they_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let actor = ActorId::random();
+        let (db, device) = relay_with_new_patrol(dir.path(), &actor);
+        let mut docs = DocCache::new(64 << 20, Duration::from_secs(60));
+        let mut sessions = Sessions::new(Duration::from_secs(60));
+        let mut local = AutoCommit::new_with_encoding(TextEncoding::Utf8CodeUnit).with_actor(actor);
+        local
+            .put(ROOT, "ghi_chú", "Kiểm tra tàu cá QNg-90123, đủ giấy tờ")
+            .unwrap();
+        local.commit();
+        let mut push = local
+            .sync()
+            .generate_sync_message(&mut State::new())
+            .unwrap();
+        push.changes = automerge::sync::ChunkList::from(local.save());
+        let sent = local.save();
+        let mut item = |message: &Message| {
+            let mut memory = Memory {
+                docs: &mut docs,
+                sessions: &mut sessions,
+                session: None,
+            };
+            sync_item(
+                &db,
+                &mut memory,
+                &device,
+                ID,
+                &message.clone().encode(),
+                &[],
+            )
+        };
+
+        let mut spoilt = push.clone();
+        let mut bytes = sent.clone();
+        bytes.extend_from_slice(&[0x85, 0x6f, 0x4a, 0x83, 0, 0]);
+        spoilt.changes = automerge::sync::ChunkList::from(bytes);
+        let out = item(&spoilt);
+        assert_eq!(out.status.code, "bad_message", "{:?}", out.status.message);
+        assert!(db.load_chunks(ID).unwrap().is_empty());
+
+        let out = item(&push);
+        assert_eq!((out.status.code, out.status.accepted), ("ok", 1));
+        assert_eq!(db.load_chunks(ID).unwrap(), sent);
+        let (mut stored, _) = storage::load(&db, ID).unwrap();
+        assert_eq!(stored.get_heads(), local.get_heads());
+    }
+
+    #[test]
+    fn an_item_without_changes_leaves_the_loaded_document_whole_whether_it_commits_or_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.sqlite3");
+        let actor = ActorId::random();
+        let (db, device) = relay_with_new_patrol(dir.path(), &actor);
         let mut docs = DocCache::new(64 << 20, Duration::from_secs(60));
         let mut sessions = Sessions::new(Duration::from_secs(60));
 
