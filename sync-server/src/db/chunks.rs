@@ -12,6 +12,10 @@ use super::docs::{insert_document, Access, NewDocument};
 use super::{audit, now, Db};
 use crate::error::AppError;
 
+/// Adds a feed row (`?1` the document, `?2` its heads), with its document's owner.
+pub(super) const INSERT_FEED: &str = "INSERT INTO feed (doc_id, heads, owner_unit)
+     VALUES (?1, ?2, (SELECT owner_unit FROM documents WHERE id = ?1))";
+
 /// Everything one accepted sync item persists, in one transaction.
 #[derive(Debug, Clone)]
 pub struct SyncWrite {
@@ -276,13 +280,12 @@ impl Db {
             "WITH RECURSIVE below(name) AS (
                  SELECT ?3 UNION SELECT u.name FROM units u JOIN below b ON u.parent = b.name
              )
-             SELECT f.seq, f.doc_id, f.heads, d.owner_unit, g.access,
-                    d.owner_unit IN (SELECT name FROM below)
+             SELECT f.seq, f.doc_id, f.heads, f.owner_unit, g.access,
+                    f.owner_unit IN (SELECT name FROM below)
              FROM feed f
-             JOIN documents d ON d.id = f.doc_id
              LEFT JOIN grants g ON g.doc_id = f.doc_id AND g.unit = ?3
              WHERE f.seq > ?1
-               AND (g.access IS NOT NULL OR d.owner_unit IN (SELECT name FROM below))
+               AND (g.access IS NOT NULL OR f.owner_unit IN (SELECT name FROM below))
              ORDER BY f.seq LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![since, limit as i64, unit], |r| {
@@ -331,7 +334,7 @@ fn write_chunk(
     conn.prepare_cached("INSERT INTO chunks (doc_id, bytes) VALUES (?1, ?2)")?
         .execute(params![doc_id, chunk])?;
     let seq = conn.last_insert_rowid();
-    conn.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)")?
+    conn.prepare_cached(INSERT_FEED)?
         .execute(params![doc_id, heads.join(",")])?;
     Ok(seq)
 }

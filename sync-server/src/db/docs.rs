@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::chunks::INSERT_FEED;
 use super::{audit, now, Db, Device};
 use crate::error::AppError;
 
@@ -152,7 +153,7 @@ impl Db {
             .prepare_cached("SELECT heads FROM feed WHERE doc_id = ?1 ORDER BY seq DESC LIMIT 1")?
             .query_row([id], |r| r.get(0))
             .optional()?;
-        tx.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, ?2)")?
+        tx.prepare_cached(INSERT_FEED)?
             .execute(params![id, heads.unwrap_or_default()])?;
         audit(&tx, &device.id, "document.share", id)?;
         tx.commit()?;
@@ -246,7 +247,7 @@ pub(super) fn insert_document(
         )?
         .execute(params![doc.id, g.unit, access])?;
     }
-    conn.prepare_cached("INSERT INTO feed (doc_id, heads) VALUES (?1, '')")?
-        .execute(params![doc.id])?;
+    conn.prepare_cached(INSERT_FEED)?
+        .execute(params![doc.id, ""])?;
     audit(conn, created_by, "document.create", &doc.id)
 }

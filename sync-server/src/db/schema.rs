@@ -133,6 +133,11 @@ const STEPS: &[&str] = &[
     INSERT INTO key_log (actor_hex)
         SELECT actor_hex FROM device_actors WHERE sign_key IS NOT NULL
         ORDER BY key_registered_at, actor_hex;",
+    // 7: each feed row names its document's owner (a document never changes owner), so that a
+    // unit's feed is read without looking up every document in it; rows already there are
+    // filled from `documents`.
+    "ALTER TABLE feed ADD COLUMN owner_unit TEXT;
+    UPDATE feed SET owner_unit = (SELECT owner_unit FROM documents WHERE documents.id = feed.doc_id);",
 ];
 
 /// The schema version this build writes.
@@ -200,6 +205,75 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("rows");
         assert_eq!(order, vec![(1, "bb".to_string()), (2, "aa".to_string())]);
+    }
+
+    #[test]
+    fn feed_rows_written_before_version_7_name_their_documents_owner() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("relay.sqlite3");
+        let mut conn = Connection::open(&path).expect("open");
+        for step in &STEPS[..6] {
+            conn.execute_batch(step).expect("old step");
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 6;
+             INSERT INTO units (name, parent, created_at) VALUES ('Bộ Chỉ huy', NULL, 0);
+             INSERT INTO units (name, parent, created_at) VALUES ('Đồn Tân Thành', 'Bộ Chỉ huy', 0);
+             INSERT INTO units (name, parent, created_at) VALUES ('Đồn Cửa Tiểu', 'Bộ Chỉ huy', 0);
+             INSERT INTO documents (id, owner_unit, created_by, created_at)
+                 VALUES ('patrol:TT:1', 'Đồn Tân Thành', 'dev-1', 0),
+                        ('plan:2026', 'Bộ Chỉ huy', 'dev-2', 0),
+                        ('patrol:CT:1', 'Đồn Cửa Tiểu', 'dev-3', 0);
+             INSERT INTO grants (doc_id, unit, access) VALUES ('plan:2026', 'Đồn Tân Thành', 'write');
+             INSERT INTO feed (doc_id, heads) VALUES ('patrol:TT:1', ''), ('plan:2026', ''),
+                 ('patrol:CT:1', ''), ('patrol:TT:1', 'aa');",
+        )
+        .expect("version 6 data");
+        migrate(&mut conn).expect("migrate");
+        let owners: Vec<String> = conn
+            .prepare("SELECT owner_unit FROM feed ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            owners,
+            [
+                "Đồn Tân Thành",
+                "Bộ Chỉ huy",
+                "Đồn Cửa Tiểu",
+                "Đồn Tân Thành"
+            ]
+        );
+        drop(conn);
+
+        // Each unit's feed as the relay reads it: its own documents, those granted to it, and
+        // (headquarters) those of the units below it.
+        let db = crate::db::Db::open(&path).expect("db");
+        let read = |unit: &str| {
+            let (rows, cursor) = db.feed_after(0, 10, unit).expect("feed");
+            assert_eq!(cursor, 4);
+            rows.into_iter()
+                .map(|r| (r.seq, r.doc_id, r.owner, r.inherited))
+                .collect::<Vec<_>>()
+        };
+        let own = |seq: i64, id: &str, owner: &str, inherited: bool| {
+            (seq, id.to_string(), owner.to_string(), inherited)
+        };
+        assert_eq!(
+            read("Đồn Tân Thành"),
+            [
+                own(1, "patrol:TT:1", "Đồn Tân Thành", true),
+                own(2, "plan:2026", "Bộ Chỉ huy", false),
+                own(4, "patrol:TT:1", "Đồn Tân Thành", true),
+            ]
+        );
+        assert_eq!(
+            read("Đồn Cửa Tiểu"),
+            [own(3, "patrol:CT:1", "Đồn Cửa Tiểu", true)]
+        );
+        assert_eq!(read("Bộ Chỉ huy").len(), 4);
     }
 
     #[test]
