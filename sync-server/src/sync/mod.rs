@@ -434,8 +434,8 @@ mod tests {
             .sync()
             .generate_sync_message(&mut State::new())
             .unwrap();
-        push.changes = automerge::sync::ChunkList::from(local.save());
         let sent = local.save();
+        push.changes = automerge::sync::ChunkList::from(sent.clone());
         let mut item = |message: &Message| {
             let mut memory = Memory {
                 docs: &mut docs,

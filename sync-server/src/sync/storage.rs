@@ -58,10 +58,11 @@ pub(crate) fn chunk_for(
 /// Automerge would load them leniently (`OnPartialLoad::Ignore`: bytes after the first chunk
 /// that does not parse are dropped); stored as sent, such bytes would make the relay's copy
 /// fail to load, so here they are refused (`bad_message`) and nothing is applied. The sync state
-/// ends as Automerge's own receiving would leave it: the shared heads are advanced as it
-/// advances them, the changes are taken out of the message it then receives, and the heads
-/// last sent, which it sets only for a message without changes, are put back (unless the
-/// device sent no heads, when Automerge clears them either way). On error `state` is as it was.
+/// ends as Automerge's own receiving would leave it: the shared heads become the new heads (as
+/// it advances them from an empty document), the changes are taken out of the message it then
+/// receives, and the heads last sent, which it sets only for a message without changes, are put
+/// back (unless the device sent no heads, when Automerge clears them either way). When this
+/// path fails, `state` and `fork` are as they were.
 pub(super) fn receive(
     fork: &mut AutoCommit,
     state: &mut State,
@@ -83,16 +84,10 @@ pub(super) fn receive(
         .on_partial_load(automerge::OnPartialLoad::Error);
     let loaded = AutoCommit::load_with_options(&bytes, options).map_err(bad)?;
     let mut loaded = loaded.with_actor(fork.get_actor().clone());
-    let heads = loaded.get_heads();
-    let mut shared: Vec<ChangeHash> = state
-        .shared_heads
-        .iter()
-        .filter(|h| heads.contains(h))
-        .chain(&heads)
-        .copied()
-        .collect();
+    // Automerge advances the shared heads to the new heads plus the old shared ones still
+    // heads; from an empty document those are all among the new, so the new heads it is.
+    let mut shared = loaded.get_heads();
     shared.sort();
-    shared.dedup();
     let theirs_known = !msg.heads.is_empty();
     let mut trial = state.clone();
     trial.shared_heads = shared;
